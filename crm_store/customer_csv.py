@@ -1,0 +1,446 @@
+"""Importing and exporting customers as CSV.
+
+An import is all or nothing: every row is checked first, each problem reported with
+its line number, and nothing is written unless every row is good. The export writes
+the same columns, so an exported file imports again into an empty store.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import IO, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from crm_store.audit import record_audit
+from crm_store.customers import zone
+from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
+from crm_store.phones import InvalidPhoneNumber, normalize_phone
+
+COLUMNS = (
+    "name",
+    "phone",
+    "telegram_chat_id",
+    "email",
+    "birthday",
+    "language",
+    "timezone",
+    "tier",
+    "marketing_consent",
+    "tags",
+    "notes",
+)
+REQUIRED_COLUMNS = ("name",)
+LANGUAGE_ALIASES = {
+    "zh-tw": Language.ZH_TW,
+    "zh_tw": Language.ZH_TW,
+    "zh-hant": Language.ZH_TW,
+    "zh": Language.ZH_TW,
+    "tw": Language.ZH_TW,
+    "中文": Language.ZH_TW,
+    "en": Language.EN,
+    "en-us": Language.EN,
+    "en-gb": Language.EN,
+    "english": Language.EN,
+    "英文": Language.EN,
+}
+TRUE_WORDS = {"yes", "y", "true", "1", "是", "同意"}
+FALSE_WORDS = {"no", "n", "false", "0", "否", "不同意", ""}
+BATCH_SIZE = 5_000
+PROGRESS_STEP = 1_000
+
+Progress = Callable[[int], None]
+
+
+class ImportFailed(ValueError):
+    """The file has problems; nothing was imported. `problems` lists each with its line."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the file; nothing was imported")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class CustomerRow:
+    line: int
+    name: str
+    phone: str | None
+    telegram_chat_id: str | None
+    email: str | None
+    birthday: date | None
+    language: Language
+    timezone: str
+    tier: Tier
+    marketing_consent: bool
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    skipped_existing: int
+
+
+def _parse_birthday(text: str) -> date:
+    for separator in ("-", "/", "."):
+        parts = text.split(separator)
+        if len(parts) == 3 and all(part.isdigit() for part in parts):
+            year, month, day = (int(part) for part in parts)
+            birthday = date(year, month, day)  # raises ValueError on 2023-02-29
+            if not 1900 <= year <= datetime.now(UTC).year:
+                raise ValueError(f"year {year} is out of range")
+            return birthday
+    raise ValueError("expected YYYY-MM-DD")
+
+
+def _parse_row(
+    line: int, raw: dict[str, str], *, region: str, default_timezone: str
+) -> tuple[CustomerRow | None, list[RowProblem]]:
+    problems: list[RowProblem] = []
+
+    def problem(column: str, reason: str) -> None:
+        problems.append(RowProblem(line, column, reason))
+
+    values = {key: (raw.get(key) or "").strip() for key in COLUMNS}
+    name = values["name"]
+    if not name:
+        problem("name", "is empty")
+    elif len(name) > 200:
+        problem("name", "is longer than 200 characters")
+
+    phone: str | None = None
+    if values["phone"]:
+        try:
+            phone = normalize_phone(values["phone"], region)
+        except InvalidPhoneNumber as error:
+            problem("phone", error.reason + f" ({values['phone']!r})")
+
+    chat_id = values["telegram_chat_id"] or None
+    if chat_id is not None and not chat_id.lstrip("-").isdigit():
+        problem("telegram_chat_id", f"{chat_id!r} is not a Telegram chat id (a whole number)")
+
+    email = values["email"] or None
+    if email is not None and ("@" not in email or " " in email or len(email) > 320):
+        problem("email", f"{email!r} is not an e-mail address")
+
+    birthday: date | None = None
+    if values["birthday"]:
+        try:
+            birthday = _parse_birthday(values["birthday"])
+        except ValueError as error:
+            problem("birthday", f"{values['birthday']!r}: {error}")
+
+    language = Language.ZH_TW
+    if values["language"]:
+        parsed_language = LANGUAGE_ALIASES.get(values["language"].lower())
+        if parsed_language is None:
+            problem("language", f"{values['language']!r} is not zh-TW or en")
+        else:
+            language = parsed_language
+
+    timezone = values["timezone"] or default_timezone
+    if zone(timezone).key != timezone:
+        problem("timezone", f"{timezone!r} is not an IANA time zone such as Asia/Taipei")
+
+    tier = Tier.STANDARD
+    if values["tier"]:
+        try:
+            tier = Tier(values["tier"].lower())
+        except ValueError:
+            problem("tier", f"{values['tier']!r} is not one of {', '.join(Tier)}")
+
+    consent_text = values["marketing_consent"].lower()
+    if consent_text not in TRUE_WORDS | FALSE_WORDS:
+        problem("marketing_consent", f"{values['marketing_consent']!r} is not yes or no")
+
+    tags = sorted({tag.strip() for tag in values["tags"].replace("|", ";").split(";")} - {""})
+    if any(len(tag) > 64 for tag in tags):
+        problem("tags", "a tag is longer than 64 characters")
+
+    if problems:
+        return None, problems
+    return (
+        CustomerRow(
+            line=line,
+            name=name,
+            phone=phone,
+            telegram_chat_id=chat_id,
+            email=email,
+            birthday=birthday,
+            language=language,
+            timezone=timezone,
+            tier=tier,
+            marketing_consent=consent_text in TRUE_WORDS,
+            tags=tags,
+            notes=values["notes"] or None,
+        ),
+        [],
+    )
+
+
+def read_customer_rows(
+    stream: IO[str],
+    *,
+    region: str,
+    default_timezone: str,
+    progress: Progress | None = None,
+) -> tuple[list[CustomerRow], list[RowProblem]]:
+    """Parse and check every row of a customer CSV; duplicates within the file are problems."""
+    reader = csv.DictReader(stream)
+    try:
+        header = reader.fieldnames
+    except (UnicodeDecodeError, csv.Error) as error:
+        return [], [RowProblem(1, None, f"cannot read the header: {error}")]
+    if not header:
+        return [], [RowProblem(1, None, "the file is empty; expected a header row")]
+    header_problems = [
+        RowProblem(1, column, "unknown column; expected some of: " + ", ".join(COLUMNS))
+        for column in header
+        if column not in COLUMNS
+    ] + [
+        RowProblem(1, column, "required column is missing")
+        for column in REQUIRED_COLUMNS
+        if column not in header
+    ]
+    if header_problems:
+        return [], header_problems
+
+    rows: list[CustomerRow] = []
+    problems: list[RowProblem] = []
+    first_line_of: dict[tuple[str, str], int] = {}
+    line = 1
+    checked = 0
+    try:
+        for raw in reader:
+            line = reader.line_num
+            if None in raw:
+                problems.append(RowProblem(line, None, "more fields than columns in the header"))
+                continue
+            row, row_problems = _parse_row(
+                line, raw, region=region, default_timezone=default_timezone
+            )
+            problems.extend(row_problems)
+            if row is not None:
+                for key in (("phone", row.phone), ("telegram_chat_id", row.telegram_chat_id)):
+                    if key[1] is None:
+                        continue
+                    earlier = first_line_of.setdefault((key[0], key[1]), line)
+                    if earlier != line:
+                        problems.append(
+                            RowProblem(line, key[0], f"{key[1]} is already on line {earlier}")
+                        )
+                rows.append(row)
+            checked += 1
+            if progress is not None and checked % PROGRESS_STEP == 0:
+                progress(PROGRESS_STEP)
+    except (UnicodeDecodeError, csv.Error) as error:
+        problems.append(RowProblem(line + 1, None, f"cannot read the file: {error}"))
+    if progress is not None:
+        progress(checked % PROGRESS_STEP)
+    return rows, problems
+
+
+def _existing_addresses(session: Session, channel: Channel, addresses: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(addresses), 500):
+        chunk = addresses[start : start + 500]
+        rows = session.execute(
+            select(ChannelIdentity.address, ChannelIdentity.customer_id).where(
+                ChannelIdentity.channel == channel, ChannelIdentity.address.in_(chunk)
+            )
+        )
+        found.update((address, customer_id) for address, customer_id in rows)
+    return found
+
+
+def import_customers(
+    session: Session,
+    stream: IO[str],
+    *,
+    region: str,
+    default_timezone: str,
+    actor: str,
+    skip_existing: bool = False,
+    on_checked: Progress | None = None,
+    on_written: Progress | None = None,
+) -> ImportResult:
+    """Import customers from a CSV stream into `session`'s transaction.
+
+    `on_checked` is called with the number of rows checked, `on_written` with the
+    number written, as the work goes on (for a progress bar).
+
+    Raises:
+        ImportFailed: with every problem found; nothing has been added to the session.
+    """
+    rows, problems = read_customer_rows(
+        stream, region=region, default_timezone=default_timezone, progress=on_checked
+    )
+    existing = {
+        Channel.SMS: _existing_addresses(session, Channel.SMS, [r.phone for r in rows if r.phone]),
+        Channel.TELEGRAM: _existing_addresses(
+            session, Channel.TELEGRAM, [r.telegram_chat_id for r in rows if r.telegram_chat_id]
+        ),
+    }
+    new_rows: list[CustomerRow] = []
+    skipped = 0
+    for row in rows:
+        clashes = [
+            (column, address, existing[channel][address])
+            for column, channel, address in (
+                ("phone", Channel.SMS, row.phone),
+                ("telegram_chat_id", Channel.TELEGRAM, row.telegram_chat_id),
+            )
+            if address is not None and address in existing[channel]
+        ]
+        if clashes and skip_existing:
+            skipped += 1
+            continue
+        problems.extend(
+            RowProblem(
+                row.line,
+                column,
+                f"{address} already belongs to customer {customer_id} "
+                "(use --skip-existing to leave such rows out)",
+            )
+            for column, address, customer_id in clashes
+        )
+        new_rows.append(row)
+    if problems:
+        raise ImportFailed(sorted(problems, key=lambda p: p.line))
+
+    for start in range(0, len(new_rows), BATCH_SIZE):
+        batch = new_rows[start : start + BATCH_SIZE]
+        _insert_batch(session, batch)
+        if on_written is not None:
+            on_written(len(batch))
+    record_audit(
+        session,
+        actor=actor,
+        action="customers.import",
+        details={"imported": len(new_rows), "skipped_existing": skipped},
+    )
+    return ImportResult(imported=len(new_rows), skipped_existing=skipped)
+
+
+def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
+    now = datetime.now(UTC)
+    customer_ids = session.scalars(
+        insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+        [
+            {
+                "name": row.name,
+                "email": row.email,
+                "birthday": row.birthday,
+                "birth_month": row.birthday.month if row.birthday else None,
+                "birth_day": row.birthday.day if row.birthday else None,
+                "language": row.language,
+                "timezone": row.timezone,
+                "tier": row.tier,
+                "notes": row.notes,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    ).all()
+    identities: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    for customer_id, row in zip(customer_ids, rows, strict=True):
+        for channel, address in ((Channel.SMS, row.phone), (Channel.TELEGRAM, row.telegram_chat_id)):
+            if address is not None:
+                identities.append(
+                    {
+                        "customer_id": customer_id,
+                        "channel": channel,
+                        "address": address,
+                        "marketing_consent": row.marketing_consent,
+                        "consent_changed_at": now,
+                        "created_at": now,
+                    }
+                )
+        tags.extend({"customer_id": customer_id, "tag": tag} for tag in row.tags)
+    if identities:
+        session.execute(insert(ChannelIdentity), identities)
+    if tags:
+        session.execute(insert(CustomerTag), tags)
+
+
+def export_rows(session: Session) -> Iterator[dict[str, str]]:
+    """Every customer not erased, as rows with the import's columns."""
+    customers = session.scalars(
+        select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id)
+    )
+    batch: list[Customer] = []
+    for customer in customers:
+        batch.append(customer)
+        if len(batch) == 1_000:
+            yield from _export_batch(session, batch)
+            batch = []
+    yield from _export_batch(session, batch)
+
+
+def _export_batch(session: Session, customers: list[Customer]) -> Iterable[dict[str, str]]:
+    if not customers:
+        return
+    ids = [customer.id for customer in customers]
+    identities: dict[int, dict[Channel, ChannelIdentity]] = {}
+    for identity in session.scalars(
+        select(ChannelIdentity)
+        .where(ChannelIdentity.customer_id.in_(ids))
+        .order_by(ChannelIdentity.id)
+    ):
+        identities.setdefault(identity.customer_id, {}).setdefault(identity.channel, identity)
+    tags: dict[int, list[str]] = {}
+    for customer_id, tag in session.execute(
+        select(CustomerTag.customer_id, CustomerTag.tag)
+        .where(CustomerTag.customer_id.in_(ids))
+        .order_by(CustomerTag.tag)
+    ):
+        tags.setdefault(customer_id, []).append(tag)
+    for customer in customers:
+        channels = identities.get(customer.id, {})
+        phone = channels.get(Channel.SMS)
+        telegram = channels.get(Channel.TELEGRAM)
+        consent = any(
+            identity.marketing_consent and not identity.opted_out for identity in channels.values()
+        )
+        yield {
+            "name": customer.name,
+            "phone": phone.address if phone else "",
+            "telegram_chat_id": telegram.address if telegram else "",
+            "email": customer.email or "",
+            "birthday": customer.birthday.isoformat() if customer.birthday else "",
+            "language": customer.language.value,
+            "timezone": customer.timezone,
+            "tier": customer.tier.value,
+            "marketing_consent": "yes" if consent else "no",
+            "tags": ";".join(tags.get(customer.id, [])),
+            "notes": customer.notes or "",
+        }
+
+
+def write_customers_csv(session: Session, stream: IO[str]) -> int:
+    """Write every customer to `stream`; returns how many."""
+    writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in export_rows(session):
+        writer.writerow(row)
+        count += 1
+    return count

@@ -1,0 +1,246 @@
+"""Customers: look-ups by channel, birthdays, recent activity and erasure on request."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from crm_store.audit import record_audit
+from crm_store.models import (
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    CustomerTag,
+    Message,
+    Order,
+    OutboxMessage,
+    OutboxStatus,
+    SatisfactionSurvey,
+    SurveyStatus,
+    Ticket,
+    TicketStatus,
+)
+from crm_store.phones import InvalidPhoneNumber, normalize_phone
+
+OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.HANDED_OFF, TicketStatus.REOPENED)
+ERASED_NAME = "(erased)"
+ERASED_TEXT = "[erased]"
+
+
+class CustomerNotFound(LookupError):
+    """No customer matches the given id, phone number or identity."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no customer {key}")
+        self.key = key
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """The time zone called `name`, or UTC when the name is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def find_customer_by_identity(session: Session, channel: Channel, address: str) -> Customer | None:
+    """The customer reachable at `address` on `channel` (a chat id, or a phone in E.164)."""
+    return session.scalar(
+        select(Customer)
+        .join(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.address == address)
+    )
+
+
+def get_customer(session: Session, key: str, *, region: str) -> Customer:
+    """A customer by numeric id or by phone number (in any form `region` understands).
+
+    Raises:
+        CustomerNotFound: when neither matches.
+    """
+    customer: Customer | None = None
+    if key.isdigit() and len(key) < 9:
+        customer = session.get(Customer, int(key))
+    else:
+        try:
+            phone = normalize_phone(key, region)
+        except InvalidPhoneNumber as error:
+            raise CustomerNotFound(f"with id or phone {key!r}") from error
+        customer = find_customer_by_identity(session, Channel.SMS, phone)
+    if customer is None:
+        raise CustomerNotFound(f"with id or phone {key!r}")
+    return customer
+
+
+def birthday_matches(birth_month: int, birth_day: int, today: date) -> bool:
+    """Whether a birthday falls on `today`; 29 February is kept on 28 February in other years."""
+    if (birth_month, birth_day) == (today.month, today.day):
+        return True
+    return (
+        (birth_month, birth_day) == (2, 29)
+        and (today.month, today.day) == (2, 28)
+        and not calendar.isleap(today.year)
+    )
+
+
+def customers_with_birthday_today(session: Session, *, now: datetime) -> list[Customer]:
+    """Customers whose birthday is today in their own time zone, at instant `now`.
+
+    Every time zone's date is within a day of UTC's, so the index on (month, day) narrows
+    the search to three calendar days; each candidate is then checked in its own zone.
+    """
+    utc_today = now.astimezone(UTC).date()
+    days = [utc_today + timedelta(days=offset) for offset in (-1, 0, 1)]
+    month_days = {(day.month, day.day) for day in days}
+    if any(day.month == 2 and day.day == 28 and not calendar.isleap(day.year) for day in days):
+        month_days.add((2, 29))
+    candidates = session.scalars(
+        select(Customer).where(
+            Customer.erased_at.is_(None),
+            or_(
+                *(
+                    and_(Customer.birth_month == month, Customer.birth_day == day)
+                    for month, day in sorted(month_days)
+                )
+            ),
+        )
+    )
+    return [
+        customer
+        for customer in candidates
+        if customer.birth_month is not None
+        and customer.birth_day is not None
+        and birthday_matches(
+            customer.birth_month, customer.birth_day, now.astimezone(zone(customer.timezone)).date()
+        )
+    ]
+
+
+def lapsed_customers(
+    session: Session,
+    *,
+    now: datetime,
+    lapsed_days: int,
+    at_most_days: int | None = None,
+    limit: int | None = None,
+) -> list[Customer]:
+    """Customers whose last order is at least `lapsed_days` old, the worth-keeping first.
+
+    `at_most_days` leaves out customers gone so long that a message is no longer worth
+    sending. The order is by money spent, then by number of orders: the customers whose
+    loss costs most come first.
+    """
+    query = select(Customer).where(
+        Customer.erased_at.is_(None),
+        Customer.last_order_at <= now - timedelta(days=lapsed_days),
+    )
+    if at_most_days is not None:
+        query = query.where(Customer.last_order_at >= now - timedelta(days=at_most_days))
+    query = query.order_by(
+        Customer.total_spent.desc(), Customer.order_count.desc(), Customer.id
+    ).limit(limit)
+    return list(session.scalars(query))
+
+
+def recent_orders(session: Session, customer_id: int, *, limit: int = 5) -> Sequence[Order]:
+    return session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .options(selectinload(Order.items))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def open_tickets(session: Session, customer_id: int) -> Sequence[Ticket]:
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATUSES))
+        .order_by(Ticket.created_at.desc())
+    ).all()
+
+
+def forget_customer(session: Session, customer_id: int, *, actor: str) -> Customer:
+    """Erase a customer's personal data on request, keeping anonymous aggregates.
+
+    Name, contact details, birthday, notes, tags, message texts, complaint texts and
+    addresses are erased; orders' amounts and dates, ticket categories, root causes
+    and satisfaction scores stay, so reports keep their numbers. Pending messages to
+    the customer are cancelled and their channel addresses blanked, so a later
+    contact from the same number starts a new, unrelated customer.
+
+    Raises:
+        CustomerNotFound: when there is no such customer.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"with id {customer_id}")
+    now = datetime.now(UTC)
+    customer.name = ERASED_NAME
+    customer.email = None
+    customer.set_birthday(None)
+    customer.notes = None
+    customer.erased_at = now
+    session.execute(CustomerTag.__table__.delete().where(CustomerTag.customer_id == customer_id))
+
+    conversation_ids = select(Conversation.id).where(Conversation.customer_id == customer_id)
+    session.execute(
+        update(Message)
+        .where(Message.conversation_id.in_(conversation_ids))
+        .values(text=ERASED_TEXT, payload=None)
+    )
+    session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == customer_id)
+        .values(description=ERASED_TEXT, problem_summary=None, agreed_action=None)
+    )
+    session.execute(
+        update(Order).where(Order.customer_id == customer_id).values(shipping_address=None)
+    )
+    session.execute(
+        update(SatisfactionSurvey)
+        .where(SatisfactionSurvey.customer_id == customer_id)
+        .values(reply_text=None)
+    )
+    session.execute(
+        update(SatisfactionSurvey)
+        .where(
+            SatisfactionSurvey.customer_id == customer_id,
+            SatisfactionSurvey.status.in_((SurveyStatus.SCHEDULED, SurveyStatus.SENT)),
+        )
+        .values(status=SurveyStatus.CANCELLED)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.customer_id == customer_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="customer erased")
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.customer_id == customer_id)
+        .values(body=ERASED_TEXT, payload=None)
+    )
+    # Conversations still point at the identity rows, so the rows stay and lose the
+    # address, which is the personal part.
+    for identity in customer.identities:
+        identity.address = f"erased:{identity.id}"
+        identity.display_name = None
+        identity.reachable = False
+        identity.opted_out = True
+        identity.marketing_consent = False
+        identity.unreachable_reason = "customer erased"
+    record_audit(
+        session, actor=actor, action="customer.forget", entity="customer", entity_id=customer_id
+    )
+    return customer

@@ -1,0 +1,3 @@
+from crmbot.cli import main
+
+main()

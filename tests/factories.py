@@ -1,0 +1,88 @@
+"""Small builders for test data; each adds to the session and flushes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from crm_store.models import (
+    Channel,
+    ChannelIdentity,
+    Customer,
+    Language,
+    OrderStatus,
+    Product,
+    Tier,
+)
+from crm_store.orders import record_order
+
+_numbers = itertools.count(1_000_001)
+
+
+def make_customer(
+    session: Session,
+    *,
+    name: str = "王小明",
+    birthday: date | None = None,
+    timezone: str = "Asia/Taipei",
+    language: Language = Language.ZH_TW,
+    tier: Tier = Tier.STANDARD,
+    phone: str | None = None,
+    telegram_chat_id: str | None = None,
+    marketing_consent: bool = True,
+) -> Customer:
+    customer = Customer(name=name, timezone=timezone, language=language, tier=tier)
+    customer.set_birthday(birthday)
+    for channel, address in ((Channel.SMS, phone), (Channel.TELEGRAM, telegram_chat_id)):
+        if address is not None:
+            customer.identities.append(
+                ChannelIdentity(
+                    channel=channel, address=address, marketing_consent=marketing_consent
+                )
+            )
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def make_product(
+    session: Session, *, sku: str | None = None, price: str = "500", name_zh: str = "保溫杯",
+    name_en: str = "Insulated Bottle",
+) -> Product:
+    product = Product(
+        sku=sku or f"SKU-{next(_numbers)}",
+        name_zh=name_zh,
+        name_en=name_en,
+        category="kitchen",
+        price=Decimal(price),
+    )
+    session.add(product)
+    session.flush()
+    return product
+
+
+def make_order(
+    session: Session,
+    customer: Customer,
+    *,
+    placed_at: datetime,
+    product: Product | None = None,
+    quantity: int = 1,
+    status: OrderStatus = OrderStatus.DELIVERED,
+) -> None:
+    record_order(
+        session,
+        customer=customer,
+        number=f"A{next(_numbers)}",
+        placed_at=placed_at,
+        lines=[(product or make_product(session), quantity)],
+        status=status,
+    )
+    session.flush()
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
