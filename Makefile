@@ -27,7 +27,7 @@ venvs: $(VENV)/.installed $(RASA_VENV)/.installed ## Build .venv (our code) and 
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $$(scripts/find-python.sh 3.11) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_QUIET) --upgrade pip wheel
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip==26.3 wheel
 	$(PY) -m pip install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
 	@touch $@
 

@@ -362,7 +362,10 @@ def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
     identities: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
     for customer_id, row in zip(customer_ids, rows, strict=True):
-        for channel, address in ((Channel.SMS, row.phone), (Channel.TELEGRAM, row.telegram_chat_id)):
+        for channel, address in (
+            (Channel.SMS, row.phone),
+            (Channel.TELEGRAM, row.telegram_chat_id),
+        ):
             if address is not None:
                 identities.append(
                     {

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm_store.audit import record_audit
@@ -189,7 +189,7 @@ def forget_customer(session: Session, customer_id: int, *, actor: str) -> Custom
     customer.set_birthday(None)
     customer.notes = None
     customer.erased_at = now
-    session.execute(CustomerTag.__table__.delete().where(CustomerTag.customer_id == customer_id))
+    session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
 
     conversation_ids = select(Conversation.id).where(Conversation.customer_id == customer_id)
     session.execute(

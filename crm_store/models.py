@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -87,7 +87,10 @@ Money = Numeric(12, 2)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+    }
 
 
 # --- enumerations -------------------------------------------------------------------
@@ -478,6 +481,7 @@ class Ticket(Base):
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketStep.id"
     )
     order: Mapped[Order | None] = relationship()
+    customer: Mapped[Customer] = relationship()
 
     @property
     def reference(self) -> str:
@@ -588,9 +592,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
-    __table_args__ = (
-        Index("ix_outbox_dispatch", "status", "priority", "not_before"),
-    )
+    __table_args__ = (Index("ix_outbox_dispatch", "status", "priority", "not_before"),)
 
 
 class SatisfactionSurvey(Base):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Customer, Order, OrderItem, OrderStatus, Product
@@ -32,7 +32,7 @@ def record_order(
     total = sum((product.price * quantity for product, quantity in lines), Decimal(0))
     order = Order(
         customer=customer,
-        number=number,
+        number=number.strip().upper(),
         placed_at=placed_at,
         status=status,
         total=total,
@@ -51,6 +51,31 @@ def record_order(
         if customer.last_order_at is None or placed_at > customer.last_order_at:
             customer.last_order_at = placed_at
     return order
+
+
+def set_order_status(session: Session, order: Order, status: OrderStatus) -> None:
+    """Change an order's status; a cancellation or return takes it out of the totals."""
+    was_sale = order.status not in NOT_SALES
+    order.status = status
+    if was_sale != (status not in NOT_SALES):
+        session.flush()
+        refresh_customer_totals(session, order.customer)
+
+
+def refresh_customer_totals(session: Session, customer: Customer) -> None:
+    """Recompute the order totals kept on `customer` from the orders themselves."""
+    count, total, first, last = session.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.total), 0),
+            func.min(Order.placed_at),
+            func.max(Order.placed_at),
+        ).where(Order.customer_id == customer.id, Order.status.not_in(NOT_SALES))
+    ).one()
+    customer.order_count = count
+    customer.total_spent = Decimal(total)
+    customer.first_order_at = first
+    customer.last_order_at = last
 
 
 def find_order(session: Session, number: str) -> Order | None:

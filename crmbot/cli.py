@@ -244,23 +244,24 @@ def customer_show(
         profile.add_row("birthday", customer.birthday.isoformat() if customer.birthday else "-")
         profile.add_row("e-mail", customer.email or "-")
         profile.add_row("tags", ", ".join(tag.tag for tag in customer.tags) or "-")
-        profile.add_row(
-            "orders", f"{customer.order_count}, {customer.total_spent} TWD in total"
-        )
+        profile.add_row("orders", f"{customer.order_count}, {customer.total_spent} TWD in total")
         profile.add_row("lifetime value", f"{lifetime_value(customer, now=now)} TWD (estimate)")
         score = rfm_scores(session, now=now, customer_ids=[customer.id]).get(customer.id)
         if score is not None:
             profile.add_row("RFM", f"{score.code} ({score.segment})")
         out.print(profile)
 
-        channels = Table("channel", "address", "consent", "opted out", "reachable", title="channels")
+        channels = Table(
+            "channel", "address", "consent", "opted out", "reachable", title="channels"
+        )
         for identity in customer.identities:
             channels.add_row(
                 identity.channel.value,
                 identity.address,
                 "yes" if identity.marketing_consent else "no",
-                identity.opted_out_at.date().isoformat() if identity.opted_out_at else
-                ("yes" if identity.opted_out else "no"),
+                identity.opted_out_at.date().isoformat()
+                if identity.opted_out_at
+                else ("yes" if identity.opted_out else "no"),
                 "yes" if identity.reachable else f"no ({identity.unreachable_reason or '?'})",
             )
         out.print(channels)
@@ -268,16 +269,23 @@ def customer_show(
         orders = Table("order", "placed", "status", "total", title="recent orders")
         for order in recent_orders(session, customer.id):
             orders.add_row(
-                order.number, order.placed_at.date().isoformat(), order.status.value,
+                order.number,
+                order.placed_at.date().isoformat(),
+                order.status.value,
                 f"{order.total} {order.currency}",
             )
         out.print(orders)
 
-        tickets = Table("ticket", "opened", "category", "status", "steps done", title="open tickets")
+        tickets = Table(
+            "ticket", "opened", "category", "status", "steps done", title="open tickets"
+        )
         for ticket in open_tickets(session, customer.id):
             tickets.add_row(
-                ticket.reference, ticket.created_at.date().isoformat(), ticket.category.value,
-                ticket.status.value, ", ".join(str(s) for s in sorted({s.step for s in ticket.steps})),
+                ticket.reference,
+                ticket.created_at.date().isoformat(),
+                ticket.category.value,
+                ticket.status.value,
+                ", ".join(str(s) for s in sorted({s.step for s in ticket.steps})),
             )
         out.print(tickets)
 
@@ -295,7 +303,9 @@ def customer_forget(
         except CustomerNotFound as error:
             raise fail(str(error)) from error
         if customer.erased_at is not None:
-            out.print(f"customer #{customer_id} was already erased on {customer.erased_at:%Y-%m-%d}")
+            out.print(
+                f"customer #{customer_id} was already erased on {customer.erased_at:%Y-%m-%d}"
+            )
             return
         if not yes and not typer.confirm(
             f"Erase the personal data of customer #{customer_id} ({customer.name})? "

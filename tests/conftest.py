@@ -44,7 +44,10 @@ def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 def _postgres_admin() -> psycopg.Connection[tuple[object, ...]]:
     url = make_url(POSTGRES_URL)
     return psycopg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        dbname=url.database,
         autocommit=True,
     )
 

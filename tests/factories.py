@@ -49,7 +49,11 @@ def make_customer(
 
 
 def make_product(
-    session: Session, *, sku: str | None = None, price: str = "500", name_zh: str = "保溫杯",
+    session: Session,
+    *,
+    sku: str | None = None,
+    price: str = "500",
+    name_zh: str = "保溫杯",
     name_en: str = "Insulated Bottle",
 ) -> Product:
     product = Product(

@@ -24,8 +24,13 @@ def test_rfm_scores_on_known_data(session: Session) -> None:
     for name, orders in plans.items():
         customer = make_customer(session, name=name)
         for days, quantity in orders:
-            make_order(session, customer, placed_at=NOW - timedelta(days=days), product=product,
-                       quantity=quantity)
+            make_order(
+                session,
+                customer,
+                placed_at=NOW - timedelta(days=days),
+                product=product,
+                quantity=quantity,
+            )
         ids[name] = customer.id
     make_customer(session, name="no orders")
 
@@ -35,15 +40,27 @@ def test_rfm_scores_on_known_data(session: Session) -> None:
 
     # Recency ranks (5 most recent): new_big 2d, champion 5d, middling 60d, loyal 200d, 700d.
     assert {n: s.recency for n, s in by_name.items()} == {
-        "new_big": 5, "champion": 4, "middling": 3, "loyal_old": 2, "one_off_old": 1,
+        "new_big": 5,
+        "champion": 4,
+        "middling": 3,
+        "loyal_old": 2,
+        "one_off_old": 1,
     }
     # Frequency: 5, 4, 2, 1, 1 orders; the two one-order customers tie.
     assert {n: s.frequency_score for n, s in by_name.items()} == {
-        "champion": 5, "loyal_old": 4, "middling": 3, "new_big": 1, "one_off_old": 1,
+        "champion": 5,
+        "loyal_old": 4,
+        "middling": 3,
+        "new_big": 1,
+        "one_off_old": 1,
     }
     # Money: 2500, 3000, 800, 200, 100.
     assert {n: s.monetary_score for n, s in by_name.items()} == {
-        "new_big": 5, "champion": 4, "loyal_old": 3, "middling": 2, "one_off_old": 1,
+        "new_big": 5,
+        "champion": 4,
+        "loyal_old": 3,
+        "middling": 2,
+        "one_off_old": 1,
     }
     champion = by_name["champion"]
     assert (champion.recency_days, champion.frequency, champion.monetary) == (5, 5, Decimal(2500))

@@ -9,7 +9,9 @@ from crm_store.customer_csv import ImportFailed, import_customers, write_custome
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
 from tests.factories import make_customer
 
-HEADER = "name,phone,telegram_chat_id,email,birthday,language,timezone,tier,marketing_consent,tags\n"
+HEADER = (
+    "name,phone,telegram_chat_id,email,birthday,language,timezone,tier,marketing_consent,tags\n"
+)
 
 
 def run_import(session: Session, text: str, **options: bool) -> int:

@@ -168,3 +168,23 @@ def test_times_come_back_time_zone_aware_in_utc(session: Session) -> None:
     assert reloaded is not None
     assert reloaded.last_order_at == utc(2026, 1, 2, 3, 4)
     assert reloaded.created_at.utcoffset() == timedelta(0)
+
+
+def test_cancelling_an_order_later_takes_it_out_of_the_totals(session: Session) -> None:
+    from crm_store.orders import find_order, set_order_status
+
+    now = utc(2026, 11, 1)
+    product = make_product(session, price="250")
+    customer = make_customer(session)
+    make_order(session, customer, placed_at=now - timedelta(days=100), product=product)
+    make_order(session, customer, placed_at=now - timedelta(days=3), product=product)
+    latest = recent_orders(session, customer.id, limit=1)[0]
+
+    set_order_status(session, latest, OrderStatus.CANCELLED)
+    assert (customer.order_count, customer.total_spent) == (1, 250)
+    assert customer.last_order_at == now - timedelta(days=100)
+
+    set_order_status(session, latest, OrderStatus.DELIVERED)
+    assert (customer.order_count, customer.total_spent) == (2, 500)
+    assert customer.last_order_at == now - timedelta(days=3)
+    assert find_order(session, f" {latest.number.lower()} ") is latest

@@ -24,7 +24,10 @@ from tests.factories import make_customer, make_order, utc
 
 def test_forget_erases_personal_data_and_keeps_anonymous_aggregates(session: Session) -> None:
     customer = make_customer(
-        session, name="林志明", birthday=date(1988, 8, 8), phone="+886912345678",
+        session,
+        name="林志明",
+        birthday=date(1988, 8, 8),
+        phone="+886912345678",
         telegram_chat_id="777",
     )
     customer.email = "lin@example.com"
@@ -33,20 +36,37 @@ def test_forget_erases_personal_data_and_keeps_anonymous_aggregates(session: Ses
     conversation = Conversation(customer_id=customer.id, identity_id=identity.id)
     session.add(conversation)
     session.flush()
-    session.add(Message(
-        conversation_id=conversation.id, direction=Direction.INBOUND, author=Author.CUSTOMER,
-        channel=Channel.SMS, channel_message_id="SM1", text="我的地址是台北市信義路一段",
-        delivery_status=DeliveryStatus.RECEIVED,
-    ))
-    session.add(Ticket(
-        customer_id=customer.id, category=ComplaintCategory.DELIVERY, description="包裹壞了",
-        root_cause="courier_delay", satisfaction_score=2,
-    ))
-    session.add(OutboxMessage(
-        idempotency_key="birthday:1:2026", customer_id=customer.id, identity_id=identity.id,
-        channel=Channel.SMS, purpose=MessagePurpose.MARKETING, body="生日快樂 林志明",
-        not_before=utc(2026, 8, 8),
-    ))
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            direction=Direction.INBOUND,
+            author=Author.CUSTOMER,
+            channel=Channel.SMS,
+            channel_message_id="SM1",
+            text="我的地址是台北市信義路一段",
+            delivery_status=DeliveryStatus.RECEIVED,
+        )
+    )
+    session.add(
+        Ticket(
+            customer_id=customer.id,
+            category=ComplaintCategory.DELIVERY,
+            description="包裹壞了",
+            root_cause="courier_delay",
+            satisfaction_score=2,
+        )
+    )
+    session.add(
+        OutboxMessage(
+            idempotency_key="birthday:1:2026",
+            customer_id=customer.id,
+            identity_id=identity.id,
+            channel=Channel.SMS,
+            purpose=MessagePurpose.MARKETING,
+            body="生日快樂 林志明",
+            not_before=utc(2026, 8, 8),
+        )
+    )
     session.commit()
 
     forget_customer(session, customer.id, actor="test")

@@ -8,9 +8,7 @@ from crm_store.models import Base
 
 
 def test_migration_from_empty_creates_every_table(engine: Engine) -> None:
-    assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
-        "alembic_version"
-    }
+    assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     assert migrate.current_revision(engine) is not None
 
 

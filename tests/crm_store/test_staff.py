@@ -6,10 +6,16 @@ from crm_store.models import AuditLog, StaffRole, StaffUser
 from crm_store.staff import StaffUserExists, WeakPassword, authenticate, create_staff_user
 
 
-def add(session: Session, email: str = "Agent@Shop.tw", password: str = "correct horse") -> StaffUser:
+def add(
+    session: Session, email: str = "Agent@Shop.tw", password: str = "correct horse"
+) -> StaffUser:
     return create_staff_user(
-        session=session, email=email, display_name="Agent", role=StaffRole.AGENT,
-        password=password, actor="test",
+        session=session,
+        email=email,
+        display_name="Agent",
+        role=StaffRole.AGENT,
+        password=password,
+        actor="test",
     )
 
 
@@ -37,5 +43,7 @@ def test_adding_staff_is_audited(session: Session) -> None:
     user = add(session)
     entry = session.scalars(select(AuditLog)).one()
     assert (entry.action, entry.entity_id, entry.details) == (
-        "staff.add", str(user.id), {"email": "agent@shop.tw", "role": "agent"}
+        "staff.add",
+        str(user.id),
+        {"email": "agent@shop.tw", "role": "agent"},
     )
