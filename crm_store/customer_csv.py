@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.audit import record_audit
+from crm_store.bulk import allocate_ids, bulk_insert
 from crm_store.customers import zone
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
 from crm_store.phones import InvalidPhoneNumber, normalize_phone
@@ -48,8 +49,9 @@ LANGUAGE_ALIASES = {
     "english": Language.EN,
     "英文": Language.EN,
 }
-TRUE_WORDS = {"yes", "y", "true", "1", "是", "同意"}
-FALSE_WORDS = {"no", "n", "false", "0", "否", "不同意", ""}
+TRUE_WORDS = frozenset({"yes", "y", "true", "1", "是", "同意"})
+FALSE_WORDS = frozenset({"no", "n", "false", "0", "否", "不同意", ""})
+CONSENT_WORDS = TRUE_WORDS | FALSE_WORDS
 BATCH_SIZE = 5_000
 PROGRESS_STEP = 1_000
 
@@ -97,27 +99,34 @@ class ImportResult:
     skipped_existing: int
 
 
-def _parse_birthday(text: str) -> date:
-    for separator in ("-", "/", "."):
-        parts = text.split(separator)
-        if len(parts) == 3 and all(part.isdigit() for part in parts):
-            year, month, day = (int(part) for part in parts)
-            birthday = date(year, month, day)  # raises ValueError on 2023-02-29
-            if not 1900 <= year <= datetime.now(UTC).year:
-                raise ValueError(f"year {year} is out of range")
-            return birthday
-    raise ValueError("expected YYYY-MM-DD")
+def _parse_birthday(text: str, this_year: int) -> date:
+    try:
+        birthday = date.fromisoformat(text)
+    except ValueError:
+        birthday = None
+    if birthday is None:
+        for separator in ("-", "/", "."):
+            parts = text.split(separator)
+            if len(parts) == 3 and all(part.isdigit() for part in parts):
+                year, month, day = (int(part) for part in parts)
+                birthday = date(year, month, day)  # raises ValueError on 2023-02-29
+                break
+        else:
+            raise ValueError("expected YYYY-MM-DD")
+    if not 1900 <= birthday.year <= this_year:
+        raise ValueError(f"year {birthday.year} is out of range")
+    return birthday
 
 
 def _parse_row(
-    line: int, raw: dict[str, str], *, region: str, default_timezone: str
+    line: int, values: dict[str, str], *, region: str, default_timezone: str, this_year: int
 ) -> tuple[CustomerRow | None, list[RowProblem]]:
+    """Check one row; `values` maps each known column to its stripped text."""
     problems: list[RowProblem] = []
 
     def problem(column: str, reason: str) -> None:
         problems.append(RowProblem(line, column, reason))
 
-    values = {key: (raw.get(key) or "").strip() for key in COLUMNS}
     name = values["name"]
     if not name:
         problem("name", "is empty")
@@ -142,7 +151,7 @@ def _parse_row(
     birthday: date | None = None
     if values["birthday"]:
         try:
-            birthday = _parse_birthday(values["birthday"])
+            birthday = _parse_birthday(values["birthday"], this_year)
         except ValueError as error:
             problem("birthday", f"{values['birthday']!r}: {error}")
 
@@ -166,12 +175,14 @@ def _parse_row(
             problem("tier", f"{values['tier']!r} is not one of {', '.join(Tier)}")
 
     consent_text = values["marketing_consent"].lower()
-    if consent_text not in TRUE_WORDS | FALSE_WORDS:
+    if consent_text not in CONSENT_WORDS:
         problem("marketing_consent", f"{values['marketing_consent']!r} is not yes or no")
 
-    tags = sorted({tag.strip() for tag in values["tags"].replace("|", ";").split(";")} - {""})
-    if any(len(tag) > 64 for tag in tags):
-        problem("tags", "a tag is longer than 64 characters")
+    tags: list[str] = []
+    if values["tags"]:
+        tags = sorted({tag.strip() for tag in values["tags"].replace("|", ";").split(";")} - {""})
+        if any(len(tag) > 64 for tag in tags):
+            problem("tags", "a tag is longer than 64 characters")
 
     if problems:
         return None, problems
@@ -202,9 +213,9 @@ def read_customer_rows(
     progress: Progress | None = None,
 ) -> tuple[list[CustomerRow], list[RowProblem]]:
     """Parse and check every row of a customer CSV; duplicates within the file are problems."""
-    reader = csv.DictReader(stream)
+    reader = csv.reader(stream)
     try:
-        header = reader.fieldnames
+        header = [column.strip() for column in next(reader, [])]
     except (UnicodeDecodeError, csv.Error) as error:
         return [], [RowProblem(1, None, f"cannot read the header: {error}")]
     if not header:
@@ -221,29 +232,40 @@ def read_customer_rows(
     if header_problems:
         return [], header_problems
 
+    absent = {column: "" for column in COLUMNS if column not in header}
+    this_year = datetime.now(UTC).year
     rows: list[CustomerRow] = []
     problems: list[RowProblem] = []
     first_line_of: dict[tuple[str, str], int] = {}
     line = 1
     checked = 0
     try:
-        for raw in reader:
+        for record in reader:
             line = reader.line_num
-            if None in raw:
+            if not record:
+                continue
+            if len(record) > len(header):
                 problems.append(RowProblem(line, None, "more fields than columns in the header"))
                 continue
+            values = dict(zip(header, (field.strip() for field in record), strict=False))
+            values.update(absent)
+            for column in header[len(record) :]:
+                values[column] = ""
             row, row_problems = _parse_row(
-                line, raw, region=region, default_timezone=default_timezone
+                line, values, region=region, default_timezone=default_timezone, this_year=this_year
             )
             problems.extend(row_problems)
             if row is not None:
-                for key in (("phone", row.phone), ("telegram_chat_id", row.telegram_chat_id)):
-                    if key[1] is None:
+                for column, address in (
+                    ("phone", row.phone),
+                    ("telegram_chat_id", row.telegram_chat_id),
+                ):
+                    if address is None:
                         continue
-                    earlier = first_line_of.setdefault((key[0], key[1]), line)
+                    earlier = first_line_of.setdefault((column, address), line)
                     if earlier != line:
                         problems.append(
-                            RowProblem(line, key[0], f"{key[1]} is already on line {earlier}")
+                            RowProblem(line, column, f"{address} is already on line {earlier}")
                         )
                 rows.append(row)
             checked += 1
@@ -340,10 +362,13 @@ def import_customers(
 
 def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
     now = datetime.now(UTC)
-    customer_ids = session.scalars(
-        insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+    customer_ids = allocate_ids(session, Customer, len(rows))
+    bulk_insert(
+        session,
+        Customer,
         [
             {
+                "id": customer_id,
                 "name": row.name,
                 "email": row.email,
                 "birthday": row.birthday,
@@ -353,19 +378,19 @@ def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
                 "timezone": row.timezone,
                 "tier": row.tier,
                 "notes": row.notes,
+                "order_count": 0,
+                "total_spent": 0,
                 "created_at": now,
                 "updated_at": now,
             }
-            for row in rows
+            for customer_id, row in zip(customer_ids, rows, strict=True)
         ],
-    ).all()
+    )
     identities: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
     for customer_id, row in zip(customer_ids, rows, strict=True):
-        for channel, address in (
-            (Channel.SMS, row.phone),
-            (Channel.TELEGRAM, row.telegram_chat_id),
-        ):
+        addresses = ((Channel.SMS, row.phone), (Channel.TELEGRAM, row.telegram_chat_id))
+        for channel, address in addresses:
             if address is not None:
                 identities.append(
                     {
@@ -374,14 +399,14 @@ def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
                         "address": address,
                         "marketing_consent": row.marketing_consent,
                         "consent_changed_at": now,
+                        "opted_out": False,
+                        "reachable": True,
                         "created_at": now,
                     }
                 )
         tags.extend({"customer_id": customer_id, "tag": tag} for tag in row.tags)
-    if identities:
-        session.execute(insert(ChannelIdentity), identities)
-    if tags:
-        session.execute(insert(CustomerTag), tags)
+    bulk_insert(session, ChannelIdentity, identities)
+    bulk_insert(session, CustomerTag, tags)
 
 
 def export_rows(session: Session) -> Iterator[dict[str, str]]:

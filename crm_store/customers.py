@@ -138,16 +138,26 @@ def lapsed_customers(
     sending. The order is by money spent, then by number of orders: the customers whose
     loss costs most come first.
     """
-    query = select(Customer).where(
-        Customer.erased_at.is_(None),
+    query = select(Customer.id).where(
         Customer.last_order_at <= now - timedelta(days=lapsed_days),
+        Customer.erased_at.is_(None),
     )
     if at_most_days is not None:
         query = query.where(Customer.last_order_at >= now - timedelta(days=at_most_days))
-    query = query.order_by(
-        Customer.total_spent.desc(), Customer.order_count.desc(), Customer.id
-    ).limit(limit)
-    return list(session.scalars(query))
+    # Rank on ids first (from the covering index), then load only the chosen rows.
+    ranked_ids = session.scalars(
+        query.order_by(Customer.total_spent.desc(), Customer.order_count.desc(), Customer.id).limit(
+            limit
+        )
+    ).all()
+    by_id: dict[int, Customer] = {}
+    for start in range(0, len(ranked_ids), 1_000):
+        chunk = ranked_ids[start : start + 1_000]
+        by_id.update(
+            (customer.id, customer)
+            for customer in session.scalars(select(Customer).where(Customer.id.in_(chunk)))
+        )
+    return [by_id[customer_id] for customer_id in ranked_ids]
 
 
 def recent_orders(session: Session, customer_id: int, *, limit: int = 5) -> Sequence[Order]:
