@@ -15,6 +15,8 @@ import phonenumbers
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_store.business_hours import BusinessHours, InvalidBusinessHours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     default_region: str = "TW"
     default_timezone: str = "Asia/Taipei"
     console_secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # When staff answer, in DEFAULT_TIMEZONE; e.g. "mon-fri 09:00-18:00; sat 10:00-14:00".
+    business_hours: str = "mon-fri 09:00-18:00"
+    # What a customer handed to staff during business hours is told to expect.
+    handoff_wait_minutes: int = Field(default=15, ge=1)
+
+    @property
+    def opening_hours(self) -> BusinessHours:
+        return BusinessHours.parse(self.business_hours, self.default_timezone)
 
     @field_validator("default_region")
     @classmethod
@@ -62,6 +72,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}; use an IANA name") from error
         return value
+
+    @model_validator(mode="after")
+    def _readable_business_hours(self) -> Settings:
+        try:
+            BusinessHours.parse(self.business_hours, self.default_timezone)
+        except InvalidBusinessHours as error:
+            raise ValueError(f"BUSINESS_HOURS: {error}") from error
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:

@@ -7,6 +7,8 @@ store, the channels and the scheduler together for people at a terminal.
 from __future__ import annotations
 
 import getpass
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +35,7 @@ from crm_store.customers import (
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.demo import load_demo_data, store_has_customers
 from crm_store.models import Language, StaffRole
-from crm_store.settings import Settings, get_settings
+from crm_store.settings import PROJECT_ROOT, Settings, get_settings
 from crm_store.staff import StaffUserExists, WeakPassword, create_staff_user
 
 CLI_ACTOR = "cli"
@@ -351,6 +353,36 @@ def staff_add(
         except (StaffUserExists, WeakPassword, ValueError) as error:
             raise fail(str(error)) from error
     out.print(f"staff user #{user.id} {user.email} added as {user.role.value}")
+
+
+# --- the assistant ---------------------------------------------------------------------
+
+
+@app.command("train")
+def train() -> None:
+    """Train the Rasa model from bot/data into bot/models (the Rasa environment's job)."""
+    rasa = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+    if not rasa.exists():
+        raise fail("the Rasa environment .venv-rasa is missing; run `make setup` first")
+    command = [
+        str(rasa),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "bot/data",
+        "--out",
+        "bot/models",
+        "--fixed-model-name",
+        "assistant",
+    ]
+    environment = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, check=False)
+    if result.returncode != 0:
+        raise fail(f"training failed (exit code {result.returncode})")
+    out.print("model saved to bot/models/assistant.tar.gz")
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
@@ -89,4 +90,32 @@ def make_order(
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc,arg-type]
+
+
+def make_customer_with_late_order(
+    session: Session, *, chat_id: str, language: Language, name: str, tier: Tier = Tier.STANDARD
+) -> tuple[int, str]:
+    """A Telegram customer with one shipped order that is a day late; commits.
+
+    Returns the customer's id and the order number.
+    """
+    product = session.scalar(select(Product).where(Product.sku == "BTL-01"))
+    if product is None:
+        product = make_product(session, sku="BTL-01", price="690")
+    customer = make_customer(
+        session, name=name, language=language, tier=tier, telegram_chat_id=chat_id
+    )
+    order = record_order(
+        session,
+        customer=customer,
+        number=f"A{9000000 + int(chat_id) % 1000000:07d}",
+        placed_at=datetime.now(UTC) - timedelta(days=4),
+        lines=[(product, 1)],
+        status=OrderStatus.SHIPPED,
+        carrier="黑貓宅急便",
+        tracking_number="9012345678",
+        expected_delivery=date.today() - timedelta(days=1),
+    )
+    session.commit()
+    return customer.id, order.number

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,4 +62,62 @@ def running(
                 process.wait()
 
 
-RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+RASA_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
+
+
+@contextmanager
+def assistant_servers(
+    *, model: Path, folder: Path, database_url: str, timeout: float = 180
+) -> Iterator[str]:
+    """The real action server and Rasa server on the store at `database_url`.
+
+    Yields Rasa's URL; the servers' logs are `actions.log` and `rasa.log` in `folder`.
+    """
+    env = {**RASA_ENV, "DATABASE_URL": database_url}
+    actions_port, rasa_port = free_port(), free_port()
+    endpoints = folder / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
+    )
+    actions = [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "bot.actions",
+        "--port",
+        str(actions_port),
+    ]
+    rasa = [
+        str(RASA),
+        "run",
+        "--enable-api",
+        "--model",
+        str(model),
+        "--port",
+        str(rasa_port),
+        "--interface",
+        "127.0.0.1",
+        "--credentials",
+        str(ROOT / "bot" / "credentials.yml"),
+        "--endpoints",
+        str(endpoints),
+    ]
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    with (
+        running(
+            actions,
+            ready_url=f"http://127.0.0.1:{actions_port}/health",
+            log=folder / "actions.log",
+            env=env,
+            timeout=timeout,
+        ),
+        running(
+            rasa, ready_url=f"{rasa_url}/status", log=folder / "rasa.log", env=env, timeout=timeout
+        ),
+    ):
+        yield rasa_url

@@ -1,0 +1,52 @@
+"""Opting out of and back into marketing messages, from a chat."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
+from rasa_sdk.types import DomainDict
+
+from bot.actions.context import talk
+from crm_store.audit import record_audit
+from crm_store.consent import opt_in, opt_out
+
+
+class ActionOptOut(Action):
+    def name(self) -> str:
+        return "action_opt_out"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        with talk(tracker) as current:
+            opt_out(current.identity, now=current.now)
+            record_audit(
+                current.session,
+                actor="bot",
+                action="consent.opt_out",
+                entity="channel_identity",
+                entity_id=current.identity.id,
+            )
+        dispatcher.utter_message(response="utter_opted_out")
+        return []
+
+
+class ActionOptIn(Action):
+    def name(self) -> str:
+        return "action_opt_in"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        with talk(tracker) as current:
+            opt_in(current.identity, now=current.now)
+            record_audit(
+                current.session,
+                actor="bot",
+                action="consent.opt_in",
+                entity="channel_identity",
+                entity_id=current.identity.id,
+            )
+        dispatcher.utter_message(response="utter_opted_in")
+        return []

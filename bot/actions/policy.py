@@ -1,0 +1,150 @@
+"""The service-recovery policy: what the bot may grant, by when, and what it offers.
+
+The table itself is `bot/policy.yml`, so a shop owner changes it without code; this
+module reads it and answers the questions the complaint actions ask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crm_store.models import ComplaintCategory, DesiredOutcome, Language, Tier
+
+POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yml"
+
+
+@dataclass(frozen=True, slots=True)
+class CompensationOption:
+    kind: str
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """A root cause, and the words that restate the problem in each language."""
+
+    name: str
+    phrases: dict[str, str]
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+class Policy:
+    """The parsed policy table (see `bot/policy.yml` for the meaning of each part)."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self._allowed = {
+            ComplaintCategory(category): {DesiredOutcome(o) for o in outcomes}
+            for category, outcomes in table["allowed_outcomes"].items()
+        }
+        self._max_order_value = {
+            Tier(tier): Decimal(value) for tier, value in table["max_order_value"].items()
+        }
+        self._working_days = {
+            DesiredOutcome(outcome): int(days) for outcome, days in table["working_days"].items()
+        }
+        self._severity_by_category = {
+            ComplaintCategory(c): int(s) for c, s in table["severity"]["by_category"].items()
+        }
+        self._severity_words = tuple(w.lower() for w in table["severity"]["raised_by"])
+        self._compensation = {
+            int(severity): {
+                Tier(tier): [
+                    CompensationOption(option["kind"], Decimal(option["value"]))
+                    for option in options
+                ]
+                for tier, options in by_tier.items()
+            }
+            for severity, by_tier in table["compensation"].items()
+        }
+        self.compensation_authority = Decimal(table["compensation_authority"])
+        self._labels: dict[str, dict[str, str]] = table["compensation_labels"]
+        self.survey_after = timedelta(days=int(table["survey_after_days"]))
+        self._causes: dict[ComplaintCategory, tuple[Cause, list[Cause]]] = {}
+        for category, spec in table["root_causes"].items():
+            default = spec["default"]
+            self._causes[ComplaintCategory(category)] = (
+                Cause(default["cause"], _phrases(default)),
+                [
+                    Cause(c["cause"], _phrases(c), tuple(w.lower() for w in c["words"]))
+                    for c in spec.get("causes", [])
+                ],
+            )
+
+    def may_grant(
+        self,
+        *,
+        category: ComplaintCategory,
+        outcome: DesiredOutcome,
+        tier: Tier,
+        order_value: Decimal | None,
+    ) -> Decision:
+        """Whether the bot may agree to `outcome` itself, and if not, why."""
+        if outcome not in self._allowed.get(category, set()):
+            return Decision(False, f"{outcome.value} is not granted by the bot for {category}")
+        if outcome in (DesiredOutcome.REFUND, DesiredOutcome.REPLACEMENT):
+            limit = self._max_order_value.get(tier)
+            if limit is None:
+                return Decision(False, f"no refund limit for tier {tier.value}")
+            if order_value is None:
+                return Decision(False, f"{outcome.value} needs an order")
+            if order_value > limit:
+                return Decision(False, f"order value {order_value} exceeds {limit}")
+        return Decision(True, "within policy")
+
+    def due_date(self, outcome: DesiredOutcome, *, start: date) -> date:
+        """The date the agreed action is done: working days after `start`."""
+        remaining = self._working_days.get(outcome, 2)
+        day = start
+        while remaining:
+            day += timedelta(days=1)
+            if day.weekday() < 5:
+                remaining -= 1
+        return day
+
+    def severity(self, category: ComplaintCategory, text: str) -> int:
+        base = self._severity_by_category.get(category, 1)
+        lowered = text.lower()
+        raised = any(word in lowered for word in self._severity_words)
+        return min(3, base + int(raised))
+
+    def compensation_options(self, *, severity: int, tier: Tier) -> list[CompensationOption]:
+        """What the customer may choose from; empty when a person must decide (VIP, or
+        every option above the bot's authority)."""
+        options = self._compensation.get(severity, {}).get(tier, [])
+        return [option for option in options if option.value <= self.compensation_authority]
+
+    def label(self, option: CompensationOption, language: Language) -> str:
+        template = self._labels[option.kind][language.value]
+        return template.format(value=f"{option.value:,.0f}")
+
+    def cause(self, category: ComplaintCategory, text: str) -> Cause:
+        """The root cause (step 8) that `text` points to within `category`."""
+        default, causes = self._causes[category]
+        lowered = text.lower()
+        for cause in causes:
+            if any(word in lowered for word in cause.words):
+                return cause
+        return default
+
+
+def _phrases(spec: dict[str, Any]) -> dict[str, str]:
+    return {language.value: spec[language.value] for language in Language}
+
+
+@lru_cache(maxsize=1)
+def load_policy(path: Path = POLICY_FILE) -> Policy:
+    with path.open(encoding="utf-8") as stream:
+        return Policy(yaml.safe_load(stream))

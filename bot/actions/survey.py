@@ -1,0 +1,52 @@
+"""A satisfaction score (step 7): stored on the ticket; 1-2 reopens it and hands off."""
+
+from __future__ import annotations
+
+import re
+
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
+from rasa_sdk.types import DomainDict
+
+from bot.actions.context import talk
+from bot.actions.handoff import HANDED_OFF, hand_off
+from crm_store.models import HandoffReason
+from crm_store.surveys import pending_survey, record_score
+
+LOW_SCORES = (1, 2)
+
+
+def score_of(entity_value: str | None, text: str) -> int | None:
+    for candidate in (entity_value, text):
+        found = re.search(r"[1-5]", candidate or "")
+        if found:
+            return int(found.group())
+    return None
+
+
+class ActionRecordScore(Action):
+    def name(self) -> str:
+        return "action_record_score"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")
+        score = score_of(next(tracker.get_latest_entity_values("score"), None), text)
+        if score is None:
+            dispatcher.utter_message(response="utter_ask_score")
+            return []
+        with talk(tracker) as current:
+            survey = pending_survey(current.session, current.customer.id)
+            if survey is None:
+                # A bare number with no question asked: not a rating to thank for.
+                dispatcher.utter_message(response="utter_ask_rephrase")
+                return []
+            ticket = record_score(current.session, survey, score=score, reply=text, now=current.now)
+            if score in LOW_SCORES and ticket is not None:
+                dispatcher.utter_message(response="utter_sorry_for_score")
+                hand_off(dispatcher, current, reason=HandoffReason.LOW_SATISFACTION, ticket=ticket)
+                return [HANDED_OFF]
+        dispatcher.utter_message(response="utter_thanks_for_score")
+        return []

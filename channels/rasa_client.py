@@ -1,0 +1,126 @@
+"""The Rasa server's REST channel, as the gateway talks to it.
+
+Before a message reaches Rasa, Simplified Chinese is turned into Traditional (OpenCC,
+Taiwan phrasing) so one model understands both, and the conversation's language slot
+follows the language the customer writes in, so replies come back in that language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import httpx
+import opencc
+
+from crm_store.models import Language
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer (down, starting, or too slow); the message is not lost."""
+
+
+@lru_cache(maxsize=1)
+def _to_traditional() -> opencc.OpenCC:
+    return opencc.OpenCC("s2twp")
+
+
+def to_traditional(text: str) -> str:
+    """Simplified Chinese (and mainland phrasing) as written in Taiwan; other text unchanged."""
+    return str(_to_traditional().convert(text)) if _HAN.search(text) else text
+
+
+def detect_language(text: str) -> Language | None:
+    """The language a message is written in; None when it cannot tell (digits, emoji).
+
+    Any Chinese character makes it Chinese: mixed messages come from Chinese speakers.
+    """
+    if _HAN.search(text):
+        return Language.ZH_TW
+    if _LATIN_WORD.search(text):
+        return Language.EN
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BotMessage:
+    text: str
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RasaClient:
+    """Sends a customer's message to Rasa and returns the bot's replies."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+        # The language last set per conversation: Rasa is told only of changes, since
+        # every tracker update costs it tens of milliseconds.
+        self._languages: dict[str, Language] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RasaClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def set_language(self, sender_id: str, language: Language) -> None:
+        self._post(
+            f"/conversations/{sender_id}/tracker/events",
+            json={"event": "slot", "name": "language", "value": language.value},
+        )
+
+    def send(
+        self, sender_id: str, text: str, *, language: Language | None = None
+    ) -> list[BotMessage]:
+        """Deliver one message (or a burst joined by newlines) and return the replies.
+
+        `language` is the customer's known language; the text's own language wins
+        when it can be told.
+
+        Raises:
+            RasaUnavailable: when Rasa cannot be reached or answers with an error.
+        """
+        written_in = detect_language(text) or language
+        if written_in is not None and self._languages.get(sender_id) is not written_in:
+            self.set_language(sender_id, written_in)
+            self._languages[sender_id] = written_in
+        replies = self._post(
+            "/webhooks/rest/webhook",
+            json={"sender": sender_id, "message": to_traditional(text)},
+        )
+        return [
+            BotMessage(text=reply.get("text", ""), buttons=reply.get("buttons") or [])
+            for reply in replies
+            if reply.get("text")
+        ]
+
+    def send_burst(
+        self, sender_id: str, messages: list[str], *, language: Language | None = None
+    ) -> list[BotMessage]:
+        """Several messages sent in quick succession, answered once as one message."""
+        return self.send(sender_id, "\n".join(messages), language=language)
+
+    def status(self) -> dict[str, Any]:
+        try:
+            response = self._http.get("/status")
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(str(error)) from error
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _post(self, path: str, *, json: dict[str, Any]) -> Any:
+        try:
+            response = self._http.post(path, json=json)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"{path}: {error}") from error
+        return response.json()

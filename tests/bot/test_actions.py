@@ -1,0 +1,331 @@
+"""Actions run directly from tracker fixtures, with a CollectingDispatcher, on a real store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.actions.complaint import (
+    ActionAcknowledgeComplaint,
+    ActionListenToComplaint,
+    ValidateCompensationForm,
+    choose_option,
+)
+from bot.actions.consent import ActionOptIn, ActionOptOut
+from bot.actions.context import use_store
+from bot.actions.handoff import ActionHandleFallback, ActionHandOff
+from bot.actions.orders import ActionOrderStatus
+from bot.actions.policy import CompensationOption
+from bot.actions.survey import ActionRecordScore
+from crm_store.models import (
+    ChannelIdentity,
+    ComplaintCategory,
+    Customer,
+    Handoff,
+    HandoffReason,
+    Language,
+    OrderStatus,
+    RecoveryStep,
+    SatisfactionSurvey,
+    SurveyStatus,
+    Ticket,
+    TicketStatus,
+    Tier,
+)
+from crm_store.tickets import open_ticket, steps_done
+from tests.factories import make_customer, make_order, make_product
+
+SENDER = "telegram:4242"
+HANDOFF_RESPONSES = {"utter_handoff_now", "utter_handoff_later"}
+
+
+@pytest.fixture(autouse=True)
+def store(session_factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    use_store(session_factory)
+    yield session_factory
+    use_store(None)
+
+
+def tracker(
+    text: str,
+    intent: str,
+    *,
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    ranking = [{"name": intent, "confidence": 0.9}]
+    message = {
+        "text": text,
+        "intent": ranking[0],
+        "intent_ranking": ranking,
+        "entities": entities or [],
+    }
+    return Tracker(
+        SENDER,
+        slots or {},
+        message,
+        events or [{"event": "user", "text": text, "parse_data": message}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
+
+
+def run(action: Action, current: Tracker) -> tuple[list[str], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, current, {}))
+    return [m["response"] for m in dispatcher.messages], events
+
+
+def slot(events: list[dict[str, Any]], name: str) -> Any:
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    return values[-1] if values else None
+
+
+def customer(session: Session, **options: Any) -> Customer:
+    found = make_customer(session, telegram_chat_id="4242", **options)
+    session.commit()
+    return found
+
+
+def test_listening_opens_a_ticket_then_adds_to_it(store: sessionmaker[Session]) -> None:
+    with store() as session:
+        customer(session)
+    responses, events = run(ActionListenToComplaint(), tracker("包裹還沒到", "complain_delivery"))
+    assert responses == ["utter_complaint_empathise"]
+    assert slot(events, "complaint_stage") == "listening"
+    ticket_id = slot(events, "ticket_id")
+
+    responses, events = run(
+        ActionListenToComplaint(),
+        tracker(
+            "而且客服都不回",
+            "complain_staff",
+            slots={"ticket_id": ticket_id, "complaint_stage": "listening"},
+        ),
+    )
+    assert responses == ["utter_complaint_more"]
+    assert slot(events, "ticket_id") is None  # the same ticket goes on
+    with store() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        assert ticket.description == "包裹還沒到\n而且客服都不回"
+        assert ticket.category.value == "delivery"
+        assert list(steps_done(ticket)) == [RecoveryStep.EMPATHISE]
+
+
+@pytest.mark.parametrize(
+    ("setup", "text", "reason"),
+    [
+        ("threat", "再不處理我就找消保官", HandoffReason.ANGER_OR_THREAT),
+        ("vip", "the package is late", HandoffReason.VIP_COMPLAINT),
+        ("repeat", "again it's late", HandoffReason.REPEAT_COMPLAINT),
+    ],
+)
+def test_complaints_that_go_straight_to_a_person(
+    store: sessionmaker[Session], setup: str, text: str, reason: HandoffReason
+) -> None:
+    with store() as session:
+        found = customer(session, tier=Tier.VIP if setup == "vip" else Tier.STANDARD)
+        if setup == "repeat":
+            open_ticket(
+                session,
+                customer=found,
+                conversation=None,
+                category=ComplaintCategory.DELIVERY,
+                language=Language.EN,
+                text="late",
+                now=datetime.now(UTC) - timedelta(days=10),
+            )
+            session.commit()
+    responses, events = run(ActionListenToComplaint(), tracker(text, "complain_delivery"))
+    assert HANDOFF_RESPONSES & set(responses)
+    assert responses[-1] == "utter_ticket_reference"
+    assert slot(events, "complaint_stage") == "handed_off"
+    with store() as session:
+        handoff = session.scalars(select(Handoff)).one()
+        assert handoff.reason is reason
+        ticket = session.get(Ticket, slot(events, "ticket_id"))
+        assert ticket is not None and ticket.status is TicketStatus.HANDED_OFF
+
+
+def test_acknowledging_records_thanks_and_apology(store: sessionmaker[Session]) -> None:
+    _, events = run(ActionListenToComplaint(), tracker("It broke", "complain_quality"))
+    responses, events = run(
+        ActionAcknowledgeComplaint(),
+        tracker("no", "deny", slots={"ticket_id": slot(events, "ticket_id")}),
+    )
+    assert responses == ["utter_thank_for_telling", "utter_apologise"]
+    assert slot(events, "complaint_stage") == "agreeing"
+    with store() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert set(steps_done(ticket)) == {
+            RecoveryStep.EMPATHISE,
+            RecoveryStep.THANK,
+            RecoveryStep.APOLOGISE,
+        }
+
+
+def test_asking_for_a_person_hands_off_without_a_ticket(store: sessionmaker[Session]) -> None:
+    responses, events = run(ActionHandOff(), tracker("真人客服", "request_human"))
+    assert slot(events, "complaint_stage") == "handed_off"
+    assert HANDOFF_RESPONSES & set(responses)
+    assert "utter_ticket_reference" not in responses
+    with store() as session:
+        assert session.scalars(select(Handoff.reason)).one() is HandoffReason.ASKED_FOR_PERSON
+
+
+def test_second_fallback_in_a_row_hands_off(store: sessionmaker[Session]) -> None:
+    first = {"event": "user", "text": "asdf", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    second = {"event": "user", "text": "qwer", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    responses, _ = run(ActionHandleFallback(), tracker("asdf", "nlu_fallback", events=[first]))
+    assert responses == ["utter_ask_rephrase"]
+    responses, _ = run(
+        ActionHandleFallback(), tracker("qwer", "nlu_fallback", events=[first, second])
+    )
+    assert HANDOFF_RESPONSES & set(responses)
+    with store() as session:
+        assert session.scalars(select(Handoff.reason)).one() is HandoffReason.REPEATED_FALLBACK
+
+
+def test_opt_out_and_back_in(store: sessionmaker[Session]) -> None:
+    with store() as session:
+        customer(session)
+    assert run(ActionOptOut(), tracker("不要再傳了", "opt_out"))[0] == ["utter_opted_out"]
+    with store() as session:
+        identity = session.scalars(select(ChannelIdentity)).one()
+        assert identity.opted_out and not identity.marketing_consent
+    assert run(ActionOptIn(), tracker("我要訂閱", "opt_in"))[0] == ["utter_opted_in"]
+    with store() as session:
+        identity = session.scalars(select(ChannelIdentity)).one()
+        assert not identity.opted_out and identity.marketing_consent
+
+
+def test_order_status_of_the_named_order_only_if_it_is_theirs(
+    store: sessionmaker[Session],
+) -> None:
+    with store() as session:
+        mine = customer(session)
+        make_order(session, mine, placed_at=datetime.now(UTC), status=OrderStatus.SHIPPED)
+        other = make_customer(session, name="other", telegram_chat_id="999")
+        make_order(session, other, placed_at=datetime.now(UTC))
+        session.commit()
+        my_number = mine.orders[0].number
+        their_number = other.orders[0].number
+    entity = [{"entity": "order_number", "value": my_number}]
+    assert run(
+        ActionOrderStatus(), tracker(f"{my_number} 到哪了", "order_status", entities=entity)
+    )[0] == ["utter_order_status_shipped"]
+    assert run(ActionOrderStatus(), tracker(f"where is {their_number}", "order_status"))[0] == [
+        "utter_order_not_yours"
+    ]
+    assert run(ActionOrderStatus(), tracker("where is my order", "order_status"))[0] == [
+        "utter_order_status_shipped"
+    ]
+
+
+def sent_survey(store: sessionmaker[Session]) -> None:
+    with store() as session:
+        found = customer(session)
+        ticket = open_ticket(
+            session,
+            customer=found,
+            conversation=None,
+            category=ComplaintCategory.DELIVERY,
+            language=Language.ZH_TW,
+            text="late",
+            now=datetime.now(UTC),
+        )
+        ticket.status = TicketStatus.RESOLVED
+        session.add(
+            SatisfactionSurvey(
+                ticket_id=ticket.id,
+                customer_id=found.id,
+                due_at=datetime.now(UTC),
+                status=SurveyStatus.SENT,
+                sent_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+
+
+def test_low_score_reopens_the_ticket_and_hands_off(store: sessionmaker[Session]) -> None:
+    sent_survey(store)
+    responses, _ = run(
+        ActionRecordScore(),
+        tracker("2分", "give_score", entities=[{"entity": "score", "value": "2"}]),
+    )
+    assert responses[0] == "utter_sorry_for_score"
+    assert HANDOFF_RESPONSES & set(responses)
+    with store() as session:
+        reopened = session.scalars(select(Ticket)).one()
+        assert (reopened.status, reopened.satisfaction_score) == (TicketStatus.HANDED_OFF, 2)
+        assert session.scalars(select(Handoff.reason)).one() is HandoffReason.LOW_SATISFACTION
+
+
+def test_high_score_is_thanked_and_stored(store: sessionmaker[Session]) -> None:
+    sent_survey(store)
+    responses, _ = run(ActionRecordScore(), tracker("⭐⭐⭐⭐⭐ 5", "give_score"))
+    assert responses == ["utter_thanks_for_score"]
+    with store() as session:
+        survey = session.scalars(select(SatisfactionSurvey)).one()
+        assert (survey.score, survey.status) == (5, SurveyStatus.ANSWERED)
+
+
+def test_a_number_without_a_survey_is_not_taken_as_a_rating(
+    store: sessionmaker[Session],
+) -> None:
+    responses, _ = run(ActionRecordScore(), tracker("1", "give_score"))
+    assert responses == ["utter_ask_rephrase"]
+
+
+def test_compensation_choice_by_number_or_words() -> None:
+    options = [
+        CompensationOption("coupon", Decimal(100)),
+        CompensationOption("free_shipping", Decimal(100)),
+    ]
+    labels = ["NT$100 購物金", "下一筆訂單免運費"]
+    assert choose_option("1", options, labels) == 0
+    assert choose_option("2.", options, labels) == 1
+    assert choose_option("免運好了", options, labels) == 1
+    assert choose_option("store credit please", options, labels) == 0
+    assert choose_option("3", options, labels) is None
+    assert choose_option("隨便", options, labels) is None
+
+
+def test_compensation_form_refuses_an_unclear_answer(store: sessionmaker[Session]) -> None:
+    with store() as session:
+        found = customer(session)
+        make_product(session)
+        ticket = open_ticket(
+            session,
+            customer=found,
+            conversation=None,
+            category=ComplaintCategory.DELIVERY,
+            language=Language.ZH_TW,
+            text="還沒到",
+            now=datetime.now(UTC),
+        )
+        session.commit()
+        ticket_id = ticket.id
+    dispatcher = CollectingDispatcher()
+    result = ValidateCompensationForm().validate_compensation_choice(
+        "隨便", dispatcher, tracker("隨便", "out_of_scope", slots={"ticket_id": ticket_id}), {}
+    )
+    assert result == {"compensation_choice": None}
+    assert dispatcher.messages[0]["response"] == "utter_ask_compensation_again"
+    result = ValidateCompensationForm().validate_compensation_choice(
+        "2", CollectingDispatcher(), tracker("2", "give_score", slots={"ticket_id": ticket_id}), {}
+    )
+    assert result == {"compensation_choice": "free_shipping"}
