@@ -246,8 +246,10 @@ class ValidateComplaintForm(FormValidationAction):
     def validate_desired_outcome(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if value in DesiredOutcome.__members__.values():
-            return {"desired_outcome": value}
+        # Entity values can come back with stray spaces from the Jieba tokenizer.
+        outcome = str(value or "").strip().lower()
+        if outcome in set(DesiredOutcome):
+            return {"desired_outcome": outcome}
         return {"desired_outcome": None}
 
     def validate_outcome_confirmed(

@@ -18,6 +18,7 @@ from bot.actions.complaint import (
     ActionAcknowledgeComplaint,
     ActionListenToComplaint,
     ValidateCompensationForm,
+    ValidateComplaintForm,
     choose_option,
 )
 from bot.actions.consent import ActionOptIn, ActionOptOut
@@ -329,3 +330,11 @@ def test_compensation_form_refuses_an_unclear_answer(store: sessionmaker[Session
         "2", CollectingDispatcher(), tracker("2", "give_score", slots={"ticket_id": ticket_id}), {}
     )
     assert result == {"compensation_choice": "free_shipping"}
+
+
+def test_outcome_entity_values_are_cleaned_and_checked() -> None:
+    form = ValidateComplaintForm()
+    check = form.validate_desired_outcome
+    empty = tracker("", "choose_outcome")
+    assert check(" Refund ", CollectingDispatcher(), empty, {}) == {"desired_outcome": "refund"}
+    assert check("money", CollectingDispatcher(), empty, {}) == {"desired_outcome": None}
