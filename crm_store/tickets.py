@@ -29,7 +29,6 @@ from crm_store.models import (
 )
 
 REPEAT_COMPLAINT_WINDOW = timedelta(days=30)
-OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.HANDED_OFF, TicketStatus.REOPENED)
 
 # Higher goes first in the staff queue.
 _TIER_PRIORITY = {Tier.STANDARD: 0, Tier.SILVER: 10, Tier.GOLD: 20, Tier.VIP: 40}

@@ -12,13 +12,17 @@ from sqlalchemy.orm import Session
 from crm_store.models import (
     Channel,
     ChannelIdentity,
+    ComplaintCategory,
+    Conversation,
     Customer,
     Language,
     OrderStatus,
     Product,
+    Ticket,
     Tier,
 )
 from crm_store.orders import record_order
+from crm_store.tickets import open_ticket
 
 _numbers = itertools.count(1_000_001)
 
@@ -119,3 +123,25 @@ def make_customer_with_late_order(
     )
     session.commit()
     return customer.id, order.number
+
+
+def make_ticket(
+    session: Session,
+    customer: Customer,
+    *,
+    conversation: Conversation | None = None,
+    category: ComplaintCategory = ComplaintCategory.DELIVERY,
+    language: Language = Language.ZH_TW,
+    text: str = "late",
+    now: datetime | None = None,
+) -> Ticket:
+    """A complaint opened by `customer`; step 1 logged at `now` (default: the present)."""
+    return open_ticket(
+        session,
+        customer=customer,
+        conversation=conversation,
+        category=category,
+        language=language,
+        text=text,
+        now=now or datetime.now(UTC),
+    )

@@ -377,6 +377,15 @@ def compensation_options(current: Talk, ticket: Ticket) -> list[CompensationOpti
     )
 
 
+def offered_compensation(tracker: Tracker) -> tuple[list[CompensationOption], list[str]]:
+    """The options offered for the conversation's ticket, and how they read to the customer."""
+    with talk(tracker) as current:
+        ticket = current_ticket(current, tracker)
+        options = compensation_options(current, ticket) if ticket else []
+        labels = [load_policy().label(option, current.language) for option in options]
+    return options, labels
+
+
 class ActionAskCompensationChoice(Action):
     """Step 6: offer the compensation options, one button each."""
 
@@ -386,10 +395,7 @@ class ActionAskCompensationChoice(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        with talk(tracker) as current:
-            ticket = current_ticket(current, tracker)
-            options = compensation_options(current, ticket) if ticket else []
-            labels = [load_policy().label(option, current.language) for option in options]
+        _, labels = offered_compensation(tracker)
         dispatcher.utter_message(
             response="utter_offer_compensation_choice",
             buttons=[
@@ -423,10 +429,7 @@ class ValidateCompensationForm(FormValidationAction):
     def validate_compensation_choice(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        with talk(tracker) as current:
-            ticket = current_ticket(current, tracker)
-            options = compensation_options(current, ticket) if ticket else []
-            labels = [load_policy().label(option, current.language) for option in options]
+        options, labels = offered_compensation(tracker)
         index = choose_option(str(value or ""), options, labels)
         if index is None:
             dispatcher.utter_message(response="utter_ask_compensation_again")

@@ -42,8 +42,8 @@ from crm_store.models import (
     TicketStatus,
     Tier,
 )
-from crm_store.tickets import open_ticket, steps_done
-from tests.factories import make_customer, make_order, make_product
+from crm_store.tickets import steps_done
+from tests.factories import make_customer, make_order, make_product, make_ticket
 
 SENDER = "telegram:4242"
 HANDOFF_RESPONSES = {"utter_handoff_now", "utter_handoff_later"}
@@ -140,10 +140,9 @@ def test_complaints_that_go_straight_to_a_person(
     with store() as session:
         found = customer(session, tier=Tier.VIP if setup == "vip" else Tier.STANDARD)
         if setup == "repeat":
-            open_ticket(
+            make_ticket(
                 session,
-                customer=found,
-                conversation=None,
+                found,
                 category=ComplaintCategory.DELIVERY,
                 language=Language.EN,
                 text="late",
@@ -239,10 +238,9 @@ def test_order_status_of_the_named_order_only_if_it_is_theirs(
 def sent_survey(store: sessionmaker[Session]) -> None:
     with store() as session:
         found = customer(session)
-        ticket = open_ticket(
+        ticket = make_ticket(
             session,
-            customer=found,
-            conversation=None,
+            found,
             category=ComplaintCategory.DELIVERY,
             language=Language.ZH_TW,
             text="late",
@@ -309,10 +307,9 @@ def test_compensation_form_refuses_an_unclear_answer(store: sessionmaker[Session
     with store() as session:
         found = customer(session)
         make_product(session)
-        ticket = open_ticket(
+        ticket = make_ticket(
             session,
-            customer=found,
-            conversation=None,
+            found,
             category=ComplaintCategory.DELIVERY,
             language=Language.ZH_TW,
             text="還沒到",

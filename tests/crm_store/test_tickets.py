@@ -21,13 +21,12 @@ from crm_store.models import (
 from crm_store.surveys import pending_survey, record_score
 from crm_store.tickets import (
     is_repeat_complaint,
-    open_ticket,
     record_step,
     request_handoff,
     schedule_survey,
     steps_done,
 )
-from tests.factories import utc
+from tests.factories import make_ticket, utc
 
 NOW = utc(2026, 11, 23, 3, 0)
 
@@ -55,9 +54,9 @@ def test_a_new_address_becomes_a_customer_once(session: Session) -> None:
 
 def test_steps_are_logged_with_their_times(session: Session) -> None:
     identity, conversation = new_talk(session)
-    ticket = open_ticket(
+    ticket = make_ticket(
         session,
-        customer=identity.customer,
+        identity.customer,
         conversation=conversation,
         category=ComplaintCategory.DELIVERY,
         language=Language.EN,
@@ -78,9 +77,9 @@ def test_repeat_complaint_within_30_days(session: Session) -> None:
     identity, conversation = new_talk(session)
 
     def complain(when):  # type: ignore[no-untyped-def]
-        return open_ticket(
+        return make_ticket(
             session,
-            customer=identity.customer,
+            identity.customer,
             conversation=conversation,
             category=ComplaintCategory.QUALITY,
             language=Language.EN,
@@ -99,9 +98,9 @@ def test_repeat_complaint_within_30_days(session: Session) -> None:
 def test_handoff_queues_once_and_gives_the_conversation_to_a_person(session: Session) -> None:
     identity, conversation = new_talk(session)
     identity.customer.tier = Tier.VIP
-    ticket = open_ticket(
+    ticket = make_ticket(
         session,
-        customer=identity.customer,
+        identity.customer,
         conversation=conversation,
         category=ComplaintCategory.BILLING,
         language=Language.EN,
@@ -134,9 +133,9 @@ def test_handoff_queues_once_and_gives_the_conversation_to_a_person(session: Ses
 
 def test_low_survey_score_reopens_the_ticket(session: Session) -> None:
     identity, conversation = new_talk(session)
-    ticket = open_ticket(
+    ticket = make_ticket(
         session,
-        customer=identity.customer,
+        identity.customer,
         conversation=conversation,
         category=ComplaintCategory.DELIVERY,
         language=Language.EN,
