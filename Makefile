@@ -76,6 +76,7 @@ run: setup ## Start every process of the Procfile (honcho)
 
 bench: setup ## Run the benchmarks (prints figures; never fails the build)
 	$(PY) -m bench.store
+	$(PY) -m bench.gateway
 
 clean: ## Remove both environments, the trained model and var/
 	rm -rf $(VENV) $(RASA_VENV) bot/models/*.tar.gz $(MODEL_STAMP) var/

@@ -78,23 +78,35 @@ class RasaClient:
         )
 
     def send(
-        self, sender_id: str, text: str, *, language: Language | None = None
+        self,
+        sender_id: str,
+        text: str,
+        *,
+        language: Language | None = None,
+        detect: bool = True,
     ) -> list[BotMessage]:
         """Deliver one message (or a burst joined by newlines) and return the replies.
 
-        `language` is the customer's known language; the text's own language wins
-        when it can be told.
+        `language` is the customer's known language; with `detect` the text's own
+        language wins when it can be told. Rasa is told only of a change. The gateway
+        detects languages itself when it stores a message (and passes `detect=False`
+        and a language only when it switched): a new conversation takes the customer's
+        language from the store when its session starts, which spares Rasa a tracker
+        update on every first message.
 
         Raises:
             RasaUnavailable: when Rasa cannot be reached or answers with an error.
         """
-        written_in = detect_language(text) or language
-        if written_in is not None and self._languages.get(sender_id) is not written_in:
-            self.set_language(sender_id, written_in)
-            self._languages[sender_id] = written_in
+        # "/intent{...}" is a button's payload, not words the customer wrote.
+        is_payload = text.startswith("/")
+        written_in = detect_language(text) if detect and not is_payload else None
+        language = written_in or language
+        if language is not None and self._languages.get(sender_id) is not language:
+            self.set_language(sender_id, language)
+            self._languages[sender_id] = language
         replies = self._post(
             "/webhooks/rest/webhook",
-            json={"sender": sender_id, "message": to_traditional(text)},
+            json={"sender": sender_id, "message": text if is_payload else to_traditional(text)},
         )
         return [
             BotMessage(text=reply.get("text", ""), buttons=reply.get("buttons") or [])
@@ -122,5 +134,7 @@ class RasaClient:
             response = self._http.post(path, json=json)
             response.raise_for_status()
         except httpx.HTTPError as error:
+            # Rasa may come back restarted, without the slots it was told: tell it again.
+            self._languages.clear()
             raise RasaUnavailable(f"{path}: {error}") from error
         return response.json()

@@ -254,3 +254,49 @@ def forget_customer(session: Session, customer_id: int, *, actor: str) -> Custom
         session, actor=actor, action="customer.forget", entity="customer", entity_id=customer_id
     )
     return customer
+
+
+def merge_customer(session: Session, *, source: Customer, into: Customer, actor: str) -> None:
+    """Move everything of `source` onto `into` and delete `source`.
+
+    Used when a customer first known only by a Telegram chat turns out to be one the
+    shop already knows (they shared their phone number). Order totals are recomputed
+    by the caller's next order change; the source is normally a chat-only record.
+    """
+    if source.id == into.id:
+        return
+    taken = select(CustomerTag.tag).where(CustomerTag.customer_id == into.id)
+    session.execute(
+        delete(CustomerTag).where(CustomerTag.customer_id == source.id, CustomerTag.tag.in_(taken))
+    )
+    for table in (
+        CustomerTag,
+        ChannelIdentity,
+        Order,
+        Conversation,
+        Ticket,
+        OutboxMessage,
+        SatisfactionSurvey,
+    ):
+        session.execute(
+            update(table).where(table.customer_id == source.id).values(customer_id=into.id)
+        )
+    into.order_count += source.order_count
+    into.total_spent += source.total_spent
+    into.first_order_at = min(
+        (at for at in (into.first_order_at, source.first_order_at) if at), default=None
+    )
+    into.last_order_at = max(
+        (at for at in (into.last_order_at, source.last_order_at) if at), default=None
+    )
+    record_audit(
+        session,
+        actor=actor,
+        action="customer.merge",
+        entity="customer",
+        entity_id=into.id,
+        details={"merged_customer_id": source.id},
+    )
+    session.flush()
+    session.expire_all()
+    session.execute(delete(Customer).where(Customer.id == source.id))

@@ -235,6 +235,8 @@ class MessagePurpose(enum.StrEnum):
     TRANSACTIONAL = "transactional"
     SURVEY = "survey"
     MARKETING = "marketing"
+    # Confirmations of STOP / START / HELP, which carriers require even to opted-out numbers.
+    COMPLIANCE = "compliance"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -585,13 +587,16 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None]
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    # The transcript entry this row delivers (a long text may take several rows).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus, 16), default=OutboxStatus.PENDING
     )
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    # Telegram message_id or Twilio MessageSid; delivery callbacks are matched on it.
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

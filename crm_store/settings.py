@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -35,14 +36,30 @@ class Settings(BaseSettings):
     rasa_port: int = 5005
     action_server_port: int = 5055
 
+    shop_name: str = "Demo Shop"
+
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    # "auto": a webhook when PUBLIC_BASE_URL is a public https address, else long polling.
+    telegram_mode: Literal["auto", "webhook", "polling"] = "auto"
+    telegram_messages_per_second: float = Field(default=30, gt=0)
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+    # Segments per second per sending number (a US long code allows 1, a short code 100).
+    twilio_segments_per_second: float = Field(default=10, gt=0)
+
+    # The gateway waits this long after a customer's message for more before answering,
+    # so several quick messages get one reply (step 1: listen without interrupting).
+    burst_window_seconds: float = Field(default=1.0, ge=0)
+    # A customer waiting longer than this for the bot gets one short holding reply.
+    holding_reply_after_seconds: float = Field(default=5.0, gt=0)
+    rasa_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How often a failed send is retried (with backoff) before it counts as failed.
+    send_max_attempts: int = Field(default=8, ge=1)
 
     default_region: str = "TW"
     default_timezone: str = "Asia/Taipei"
@@ -51,6 +68,14 @@ class Settings(BaseSettings):
     business_hours: str = "mon-fri 09:00-18:00"
     # What a customer handed to staff during business hours is told to expect.
     handoff_wait_minutes: int = Field(default=15, ge=1)
+
+    @property
+    def telegram_uses_webhook(self) -> bool:
+        """Telegram can only reach a webhook at a public https address."""
+        if self.telegram_mode != "auto":
+            return self.telegram_mode == "webhook"
+        url = urlsplit(self.public_base_url)
+        return url.scheme == "https" and url.hostname not in {"localhost", "127.0.0.1", "::1"}
 
     @property
     def opening_hours(self) -> BusinessHours:

@@ -19,8 +19,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels.rasa_client import RasaClient
 from crm_store import migrate
 from crm_store.db import make_engine, make_session_factory
+from tests.processes import MODEL, Assistant, assistant_servers
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -104,3 +106,24 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    """The real Rasa server and action server on a real store, shared by the tests."""
+    assert MODEL.exists(), "no trained model: run `make train`"
+    folder: Path = tmp_path_factory.mktemp("assistant")
+    database_url = f"sqlite:///{folder / 'crmbot.db'}"
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    with (
+        assistant_servers(model=MODEL, folder=folder, database_url=database_url) as rasa_url,
+        RasaClient(rasa_url, timeout=60) as client,
+    ):
+        yield Assistant(
+            client=client,
+            store=make_session_factory(engine),
+            rasa_url=rasa_url,
+            database_url=database_url,
+        )
+    engine.dispose()

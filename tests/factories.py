@@ -98,22 +98,29 @@ def utc(*args: int) -> datetime:
 
 
 def make_customer_with_late_order(
-    session: Session, *, chat_id: str, language: Language, name: str, tier: Tier = Tier.STANDARD
+    session: Session,
+    *,
+    chat_id: str | None = None,
+    phone: str | None = None,
+    language: Language,
+    name: str,
+    tier: Tier = Tier.STANDARD,
 ) -> tuple[int, str]:
-    """A Telegram customer with one shipped order that is a day late; commits.
+    """A Telegram or SMS customer with one shipped order that is a day late; commits.
 
     Returns the customer's id and the order number.
     """
+    key = int("".join(filter(str.isdigit, chat_id or phone or "")))
     product = session.scalar(select(Product).where(Product.sku == "BTL-01"))
     if product is None:
         product = make_product(session, sku="BTL-01", price="690")
     customer = make_customer(
-        session, name=name, language=language, tier=tier, telegram_chat_id=chat_id
+        session, name=name, language=language, tier=tier, telegram_chat_id=chat_id, phone=phone
     )
     order = record_order(
         session,
         customer=customer,
-        number=f"A{9000000 + int(chat_id) % 1000000:07d}",
+        number=f"A{9000000 + key % 1000000:07d}",
         placed_at=datetime.now(UTC) - timedelta(days=4),
         lines=[(product, 1)],
         status=OrderStatus.SHIPPED,

@@ -9,9 +9,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.rasa_client import RasaClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -70,36 +74,42 @@ RASA_ENV = {
 
 
 @contextmanager
-def assistant_servers(
-    *, model: Path, folder: Path, database_url: str, timeout: float = 180
-) -> Iterator[str]:
-    """The real action server and Rasa server on the store at `database_url`.
+def action_server(*, folder: Path, database_url: str, timeout: float = 180) -> Iterator[str]:
+    """The real action server on the store at `database_url`; yields its webhook URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)]
+    with running(
+        command,
+        ready_url=f"http://127.0.0.1:{port}/health",
+        log=folder / "actions.log",
+        env={**RASA_ENV, "DATABASE_URL": database_url},
+        timeout=timeout,
+    ):
+        yield f"http://127.0.0.1:{port}/webhook"
 
-    Yields Rasa's URL; the servers' logs are `actions.log` and `rasa.log` in `folder`.
-    """
-    env = {**RASA_ENV, "DATABASE_URL": database_url}
-    actions_port, rasa_port = free_port(), free_port()
+
+@contextmanager
+def rasa_server(
+    *,
+    model: Path,
+    folder: Path,
+    action_url: str,
+    port: int | None = None,
+    log_name: str = "rasa.log",
+    timeout: float = 180,
+) -> Iterator[str]:
+    """The real Rasa server (REST channel, HTTP API) on `port`; yields its URL."""
+    port = port or free_port()
     endpoints = folder / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
-    )
-    actions = [
-        sys.executable,
-        "-m",
-        "rasa_sdk",
-        "--actions",
-        "bot.actions",
-        "--port",
-        str(actions_port),
-    ]
-    rasa = [
+    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
+    command = [
         str(RASA),
         "run",
         "--enable-api",
         "--model",
         str(model),
         "--port",
-        str(rasa_port),
+        str(port),
         "--interface",
         "127.0.0.1",
         "--credentials",
@@ -107,17 +117,33 @@ def assistant_servers(
         "--endpoints",
         str(endpoints),
     ]
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
-    with (
-        running(
-            actions,
-            ready_url=f"http://127.0.0.1:{actions_port}/health",
-            log=folder / "actions.log",
-            env=env,
-            timeout=timeout,
-        ),
-        running(
-            rasa, ready_url=f"{rasa_url}/status", log=folder / "rasa.log", env=env, timeout=timeout
-        ),
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        command, ready_url=f"{url}/status", log=folder / log_name, env=RASA_ENV, timeout=timeout
     ):
-        yield rasa_url
+        yield url
+
+
+@contextmanager
+def assistant_servers(
+    *, model: Path, folder: Path, database_url: str, timeout: float = 180
+) -> Iterator[str]:
+    """The real action server and Rasa server on the store at `database_url`.
+
+    Yields Rasa's URL; the servers' logs are `actions.log` and `rasa.log` in `folder`.
+    """
+    with (
+        action_server(folder=folder, database_url=database_url, timeout=timeout) as action_url,
+        rasa_server(model=model, folder=folder, action_url=action_url, timeout=timeout) as url,
+    ):
+        yield url
+
+
+@dataclass
+class Assistant:
+    """A running assistant: talk to it with `client`, look at the store with `store`."""
+
+    client: RasaClient
+    store: sessionmaker[Session]
+    rasa_url: str
+    database_url: str

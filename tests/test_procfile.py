@@ -32,13 +32,14 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: flo
     raise TimeoutError(f"{url} not up; see {log}")
 
 
-def test_honcho_starts_the_assistant_from_the_procfile(tmp_path: Path) -> None:
-    rasa_port, actions_port = free_port(), free_port()
+def test_honcho_starts_the_assistant_and_the_gateway_from_the_procfile(tmp_path: Path) -> None:
+    rasa_port, actions_port, gateway_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         **RASA_ENV,
         "RASA_PORT": str(rasa_port),
         "ACTION_SERVER_PORT": str(actions_port),
+        "GATEWAY_PORT": str(gateway_port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'crmbot.db'}",
     }
     subprocess.run(
@@ -63,6 +64,21 @@ def test_honcho_starts_the_assistant_from_the_procfile(tmp_path: Path) -> None:
             with RasaClient(f"http://127.0.0.1:{rasa_port}") as client:
                 replies = client.send(f"webchat:{uuid.uuid4().hex}", "我要找真人客服")
             assert replies and "C-" not in replies[0].text  # handed off, no ticket
+
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            wait_for(f"{gateway}/healthz", honcho, log)
+            with httpx.Client(base_url=gateway, timeout=30) as browser:
+                assert browser.get("/chat").status_code == 200
+                message = {"text": "你們幾點開門？", "client_id": str(uuid.uuid4())}
+                assert browser.post("/chat/messages", json=message).status_code == 202
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    rows = browser.get("/chat/messages").json()["messages"]
+                    if any(row["author"] == "bot" for row in rows):
+                        break
+                    time.sleep(0.5)
+                answer = [row["text"] for row in rows if row["author"] == "bot"]
+                assert answer and "11:00" in answer[0], rows
         finally:
             os.killpg(honcho.pid, signal.SIGTERM)
             honcho.wait(timeout=30)

@@ -22,9 +22,8 @@ from crm_store.models import (
     TicketStatus,
 )
 from crm_store.tickets import steps_done
-from tests.bot.conftest import Assistant
 from tests.factories import make_customer_with_late_order
-from tests.processes import ROOT
+from tests.processes import ROOT, Assistant
 
 pytestmark = pytest.mark.rasa
 

@@ -7,8 +7,7 @@ import pytest
 import yaml
 
 from crm_store.models import Language
-from tests.bot.conftest import Assistant
-from tests.processes import ROOT
+from tests.processes import ROOT, Assistant
 
 pytestmark = pytest.mark.rasa
 

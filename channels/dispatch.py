@@ -1,0 +1,198 @@
+"""The outbox dispatcher: claims due rows, checks the sending rules, sends, records.
+
+Rows for one customer go out one after another, in order; different customers are
+served side by side. A temporary failure puts the row (and that customer's later
+rows) back at the time the provider asked for, or after an exponential backoff; a
+permanent one fails it, and marks the identity unreachable when that is the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.metrics import Metrics
+from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailure
+from crm_store import outbox
+from crm_store.db import session_scope
+from crm_store.models import Channel, ChannelIdentity, MessagePurpose
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def refusal(identity: ChannelIdentity, purpose: MessagePurpose) -> str | None:
+    """Why `identity` may not get a message for `purpose` now; None when it may.
+
+    Checked at send time, so a customer who opts out after a campaign was planned
+    gets nothing. An opted-out customer still gets answers to what they write and
+    the confirmations carriers require.
+    """
+    if not identity.reachable:
+        return f"unreachable: {identity.unreachable_reason or 'unknown'}"
+    if identity.opted_out and purpose not in (MessagePurpose.REPLY, MessagePurpose.COMPLIANCE):
+        return "opted out"
+    if purpose is MessagePurpose.MARKETING and not identity.marketing_consent:
+        return "no marketing consent"
+    return None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt`: 2, 4, 8, … capped at 10 minutes, with jitter."""
+    return float(min(600, 2**attempt) * random.uniform(0.8, 1.2))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        senders: dict[Channel, Sender],
+        *,
+        worker: str,
+        metrics: Metrics,
+        max_attempts: int = 8,
+        clock: Clock = utc_now,
+        poll_interval: float = 1.0,
+        lease: timedelta = timedelta(minutes=5),
+        batch_size: int = 100,
+    ) -> None:
+        self._factory, self._senders, self._worker = factory, senders, worker
+        self._metrics, self._max_attempts, self._clock = metrics, max_attempts, clock
+        self._poll_interval, self._lease, self._batch_size = poll_interval, lease, batch_size
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due rows now (call from the event loop's thread)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.dispatch_once()
+            except Exception:  # a database hiccup must not stop sending for good
+                log.exception("dispatch failed; trying again")
+                sent = 0
+            if sent:
+                continue
+            await self._sleep_until_due()
+
+    async def dispatch_once(self) -> int:
+        """Send what is due now; returns how many rows were handled."""
+        claimed = await asyncio.to_thread(self._claim)
+        by_identity: dict[int, list[outbox.Claimed]] = {}
+        for row in claimed:
+            by_identity.setdefault(row.identity_id, []).append(row)
+        await asyncio.gather(*(self._send_in_order(rows) for rows in by_identity.values()))
+        return len(claimed)
+
+    def _claim(self) -> list[outbox.Claimed]:
+        now = self._clock()
+        with session_scope(self._factory) as session:
+            released = outbox.release_stale(session, now=now, lease=self._lease)
+            if released:
+                log.warning("%d outbox rows were left sending by a stopped dispatcher", released)
+            return outbox.claim_due(session, worker=self._worker, now=now, limit=self._batch_size)
+
+    async def _sleep_until_due(self) -> None:
+        due = await asyncio.to_thread(self._next_due)
+        timeout = self._poll_interval
+        if due is not None:
+            timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _next_due(self) -> datetime | None:
+        with self._factory() as session:
+            return outbox.next_due(session)
+
+    async def _send_in_order(self, rows: list[outbox.Claimed]) -> None:
+        identity = await asyncio.to_thread(self._identity, rows[0].identity_id)
+        for position, row in enumerate(rows):
+            if not await self._send_one(identity, row):
+                # A retry moved this customer's later rows back behind it.
+                if position + 1 < len(rows):
+                    log.info("holding %d later rows for %s", len(rows) - position - 1, identity.id)
+                return
+
+    def _identity(self, identity_id: int) -> ChannelIdentity:
+        with self._factory() as session:
+            return session.get_one(ChannelIdentity, identity_id)
+
+    async def _send_one(self, identity: ChannelIdentity, row: outbox.Claimed) -> bool:
+        """Send one row; False when the rest of this customer's rows must wait."""
+        channel = identity.channel
+        reason = refusal(identity, row.purpose)
+        if reason is not None:
+            await asyncio.to_thread(
+                self._record, outbox.mark_cancelled, row.outbox_id, reason=reason
+            )
+            self._metrics.outbound.labels(channel, "cancelled").inc()
+            return True
+        buttons = [button["title"] for button in (row.payload or {}).get("buttons", [])]
+        try:
+            provider_id = await self._senders[channel].send(
+                Outgoing(address=identity.address, text=row.body, buttons=buttons)
+            )
+        except TemporaryFailure as failure:
+            delay = (
+                failure.retry_after
+                if failure.retry_after is not None
+                else backoff(row.attempts + 1)
+            )
+            retrying = await asyncio.to_thread(self._retry, row.outbox_id, failure.reason, delay)
+            self._metrics.outbound.labels(channel, "retry" if retrying else "failed").inc()
+            if not retrying:
+                log.warning("send to %s failed after every attempt: %s", channel, failure.reason)
+                return True
+            log.warning("send to %s failed (%s); retry in %.1f s", channel, failure.reason, delay)
+            return False
+        except PermanentFailure as failure:
+            await asyncio.to_thread(self._fail, row.outbox_id, identity.id, failure)
+            self._metrics.outbound.labels(channel, "failed").inc()
+            if failure.unreachable:
+                identity.reachable = False
+                identity.unreachable_reason = failure.reason
+            log.warning("send to %s failed for good: %s", channel, failure.reason)
+            return True
+        await asyncio.to_thread(
+            self._record, outbox.mark_sent, row.outbox_id, provider_id=provider_id
+        )
+        self._metrics.outbound.labels(channel, "sent").inc()
+        return True
+
+    def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
+        with session_scope(self._factory) as session:
+            mark(session, outbox_id, now=self._clock(), **values)
+
+    def _retry(self, outbox_id: int, error: str, delay: float) -> bool:
+        now = self._clock()
+        with session_scope(self._factory) as session:
+            return outbox.mark_retry(
+                session,
+                outbox_id,
+                error=error,
+                now=now,
+                retry_at=now + timedelta(seconds=delay),
+                max_attempts=self._max_attempts,
+            )
+
+    def _fail(self, outbox_id: int, identity_id: int, failure: PermanentFailure) -> None:
+        now = self._clock()
+        with session_scope(self._factory) as session:
+            outbox.mark_failed(session, outbox_id, error=failure.reason, now=now)
+            if failure.unreachable:
+                identity = session.get_one(ChannelIdentity, identity_id)
+                identity.reachable = False
+                identity.unreachable_reason = failure.reason[:200]

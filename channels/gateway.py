@@ -1,0 +1,303 @@
+"""The gateway: one FastAPI app for every channel, the router and the outbox dispatcher.
+
+Run it with ``uvicorn channels.gateway:create_app --factory`` (the Procfile does).
+Each webhook is verified (403 when forged), parsed (400 when malformed), committed
+to the store, and acknowledged; answering happens in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels import sms, telegram, webchat
+from channels.dispatch import Dispatcher, utc_now
+from channels.inbound import Inbound, MalformedPayload, store_inbound
+from channels.metrics import Metrics
+from channels.rasa_client import RasaClient, RasaUnavailable
+from channels.routing import Router, send_text
+from channels.senders import Sender, TelegramSender, build_senders
+from channels.texts import TELEGRAM_PHONE_LINKED
+from channels.workers import ConversationWorkers, recover
+from crm_store.db import make_engine, make_session_factory, session_scope
+from crm_store.models import Author, Channel, MessagePurpose
+from crm_store.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+InboundEvent = Inbound | telegram.PhoneShared | telegram.ChatBlocked
+
+
+class Gateway:
+    """What the endpoints share: the store, Rasa, the senders and the background work."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        factory: sessionmaker[Session],
+        rasa: RasaClient,
+        senders: dict[Channel, Sender],
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings, self.factory, self.rasa = settings, factory, rasa
+        self.senders, self.metrics, self.clock = senders, metrics, clock
+        self.router = Router(factory, rasa, metrics=metrics, clock=clock)
+        self.dispatcher = Dispatcher(
+            factory,
+            senders,
+            worker=f"gateway-{socket.gethostname()}-{os.getpid()}",
+            metrics=metrics,
+            max_attempts=settings.send_max_attempts,
+            clock=clock,
+        )
+        self.workers = ConversationWorkers(
+            self.router,
+            on_outbox=self.dispatcher.wake,
+            burst_window=settings.burst_window_seconds,
+            holding_after=settings.holding_reply_after_seconds,
+        )
+
+    async def accept(self, event: InboundEvent) -> int | None:
+        """Commit `event` to the store and have it answered; the stored message's id.
+
+        None when nothing new was stored: a duplicate, or an update that only changes
+        state (a user blocking the bot).
+        """
+        stored = await asyncio.to_thread(self._store, event)
+        if stored is None:
+            return None
+        message_id, conversation_id, answered = stored
+        if answered:
+            self.dispatcher.wake()
+        else:
+            self.workers.submit(conversation_id)
+        return message_id
+
+    def _store(self, event: InboundEvent) -> tuple[int, int, bool] | None:
+        # Two first messages from a new number at once can both try to create it; the
+        # loser's second attempt finds what the winner stored.
+        for attempt in (1, 2):
+            try:
+                return self._store_once(event)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        return None
+
+    def _store_once(self, event: InboundEvent) -> tuple[int, int, bool] | None:
+        now = self.clock()
+        with session_scope(self.factory) as session:
+            if isinstance(event, telegram.ChatBlocked):
+                telegram.mark_blocked(session, event, now=now)
+                return None
+            inbound = event.inbound if isinstance(event, telegram.PhoneShared) else event
+            stored = store_inbound(session, inbound, settings=self.settings, now=now)
+            if stored is None:
+                self.metrics.inbound.labels(inbound.channel, "duplicate").inc()
+                return None
+            self.metrics.inbound.labels(inbound.channel, "stored").inc()
+            answered = False
+            if isinstance(event, telegram.PhoneShared):
+                found = telegram.link_phone(session, stored.identity, event.phone)
+                if found:
+                    send_text(
+                        session,
+                        key=f"linked:{stored.message.id}",
+                        identity=stored.identity,
+                        conversation=stored.conversation,
+                        text=TELEGRAM_PHONE_LINKED[stored.identity.customer.language],
+                        purpose=MessagePurpose.REPLY,
+                        author=Author.SYSTEM,
+                        now=now,
+                    )
+                stored.message.handled_at = now
+                answered = True
+            elif inbound.channel is Channel.SMS:
+                answered = sms.handle_keyword(session, stored, settings=self.settings, now=now)
+            return stored.message.id, stored.conversation.id, answered
+
+    def health(self) -> dict[str, str]:
+        report = {"database": "ok", "rasa": "ok"}
+        try:
+            with self.factory() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as error:
+            report["database"] = f"error: {error.__class__.__name__}"
+        try:
+            self.rasa.status()
+        except RasaUnavailable as error:
+            report["rasa"] = f"error: {error}"
+        return report
+
+
+def _public_url(settings: Settings, request: Request) -> str:
+    """The URL Twilio signed: the public address, not the one behind a proxy."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return settings.public_base_url.rstrip("/") + request.url.path + query
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Rasa calls block a worker thread each; allow many customers at once.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
+        engine = make_engine(settings.database_url)
+        rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+        senders = build_senders(settings)
+        for sender in senders.values():
+            await sender.start()
+        gateway = Gateway(
+            settings,
+            factory=make_session_factory(engine),
+            rasa=rasa,
+            senders=senders,
+            metrics=Metrics(),
+        )
+        app.state.gateway = gateway
+        background = [
+            asyncio.create_task(gateway.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(
+                recover(gateway.router, gateway.workers, rasa, interval=2.0), name="recovery"
+            ),
+        ]
+        telegram_sender = senders[Channel.TELEGRAM]
+        if isinstance(telegram_sender, TelegramSender):
+            background.append(await _start_telegram(settings, gateway, telegram_sender))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with suppress(asyncio.CancelledError):
+                    await task
+            with suppress(TimeoutError):
+                await asyncio.wait_for(gateway.workers.drain(), timeout=10)
+            for sender in senders.values():
+                await sender.close()
+            rasa.close()
+            engine.dispose()
+
+    app = FastAPI(title="crmbot gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    def gateway_of(request: Request) -> Gateway:
+        gateway: Gateway = request.app.state.gateway
+        return gateway
+
+    def refuse(endpoint: str, status: int, detail: str) -> JSONResponse:
+        gateway_of_app: Gateway = app.state.gateway
+        gateway_of_app.metrics.webhook_rejections.labels(endpoint, str(status)).inc()
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.post("/telegram/webhook")
+    async def telegram_webhook(request: Request) -> Response:
+        secret = settings.telegram_webhook_secret
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret is None or not hmac.compare_digest(given, secret.get_secret_value()):
+            return refuse("telegram", 403, "wrong or missing secret token")
+        try:
+            data = await request.json()
+            event = telegram.parse_update(data, default_region=settings.default_region)
+        except (ValueError, MalformedPayload) as error:
+            return refuse("telegram", 400, f"malformed update: {error}")
+        if event is not None:
+            await gateway_of(request).accept(event)
+        return Response(status_code=200)
+
+    @app.post("/sms/twilio")
+    async def twilio_inbound(request: Request) -> Response:
+        params = await _form(request)
+        signature = request.headers.get("X-Twilio-Signature")
+        url = _public_url(settings, request)
+        if not sms.signature_valid(settings, url=url, params=params, signature=signature):
+            return refuse("sms", 403, "invalid Twilio signature")
+        try:
+            inbound = sms.parse_inbound(params, default_region=settings.default_region)
+        except MalformedPayload as error:
+            return refuse("sms", 400, f"malformed message: {error}")
+        await gateway_of(request).accept(inbound)
+        return Response(sms.EMPTY_TWIML, media_type="text/xml")
+
+    @app.post("/sms/twilio/status")
+    async def twilio_status(request: Request) -> Response:
+        params = await _form(request)
+        signature = request.headers.get("X-Twilio-Signature")
+        url = _public_url(settings, request)
+        if not sms.signature_valid(settings, url=url, params=params, signature=signature):
+            return refuse("sms_status", 403, "invalid Twilio signature")
+        gateway = gateway_of(request)
+
+        def record() -> bool:
+            with session_scope(gateway.factory) as session:
+                return sms.record_status(session, params, now=gateway.clock())
+
+        try:
+            await asyncio.to_thread(record)
+        except MalformedPayload as error:
+            return refuse("sms_status", 400, f"malformed status callback: {error}")
+        return Response(status_code=204)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        report = await asyncio.to_thread(gateway_of(request).health)
+        healthy = all(value == "ok" for value in report.values())
+        return JSONResponse(report, status_code=200 if healthy else 503)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        return Response(
+            generate_latest(gateway_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    app.include_router(webchat.router(gateway_of))
+    return app
+
+
+async def _start_telegram(
+    settings: Settings, gateway: Gateway, sender: TelegramSender
+) -> asyncio.Task[Any]:
+    """Register the webhook, or start long polling when Telegram cannot reach us."""
+
+    async def accept(data: dict[str, Any]) -> None:
+        event = telegram.parse_update(data, default_region=settings.default_region)
+        if event is not None:
+            await gateway.accept(event)
+
+    if settings.telegram_uses_webhook:
+        if settings.telegram_webhook_secret is None:
+            raise RuntimeError("TELEGRAM_WEBHOOK_SECRET must be set to receive Telegram webhooks")
+        url = settings.public_base_url.rstrip("/") + "/telegram/webhook"
+        await sender.bot.set_webhook(
+            url=url,
+            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=telegram.ALLOWED_UPDATES,
+        )
+        log.info("Telegram webhook set to %s", url)
+        return asyncio.create_task(asyncio.Event().wait(), name="telegram-webhook")
+    log.info("Telegram: long polling (no public https address)")
+    return asyncio.create_task(telegram.poll_updates(sender.bot, accept), name="telegram-polling")

@@ -1,0 +1,118 @@
+"""Inbound messages, committed to the store before anything else happens to them.
+
+Each channel adapter turns its payload into an `Inbound`; `store_inbound` matches or
+creates the customer, opens the conversation and records the message, dropping a
+duplicate (Telegram's update_id, Twilio's MessageSid) by the store's unique key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.rasa_client import detect_language
+from crm_store.conversations import customer_of, identity_for, open_conversation
+from crm_store.models import (
+    Author,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Language,
+    Message,
+)
+from crm_store.settings import Settings
+
+LANGUAGE_SWITCH = "language_switch"
+
+
+class MalformedPayload(ValueError):
+    """A webhook body that is not what the channel sends; answered with 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    channel: Channel
+    address: str
+    text: str
+    # The channel's own id of this delivery, the key duplicates are dropped by.
+    channel_message_id: str
+    display_name: str | None = None
+    language_hint: Language | None = None
+    payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Stored:
+    """A newly stored message with the records it belongs to (live in the session)."""
+
+    message: Message
+    identity: ChannelIdentity
+    customer: Customer
+    conversation: Conversation
+
+    @property
+    def language(self) -> Language:
+        return self.customer.language
+
+
+def is_duplicate(session: Session, inbound: Inbound) -> bool:
+    return (
+        session.scalar(
+            select(Message.id).where(
+                Message.channel == inbound.channel,
+                Message.direction == Direction.INBOUND,
+                Message.channel_message_id == inbound.channel_message_id,
+            )
+        )
+        is not None
+    )
+
+
+def store_inbound(
+    session: Session, inbound: Inbound, *, settings: Settings, now: datetime
+) -> Stored | None:
+    """Record `inbound`; None when it was stored before (a redelivery)."""
+    if is_duplicate(session, inbound):
+        return None
+    written_in = detect_language(inbound.text)
+    identity = identity_for(
+        session,
+        channel=inbound.channel,
+        address=inbound.address,
+        language=written_in or inbound.language_hint or Language.ZH_TW,
+        timezone=settings.default_timezone,
+        display_name=inbound.display_name,
+        now=now,
+    )
+    # Whoever writes to us can be written back to, whatever a past failure said.
+    identity.reachable = True
+    identity.unreachable_reason = None
+    customer = customer_of(session, identity)
+    payload = dict(inbound.payload or {})
+    if written_in is not None and customer.language is not written_in:
+        customer.language = written_in
+        # The conversation at Rasa is still in the old language: routing tells it.
+        payload[LANGUAGE_SWITCH] = written_in.value
+    conversation = open_conversation(session, identity, now=now)
+    conversation.last_message_at = now
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.INBOUND,
+        author=Author.CUSTOMER,
+        channel=inbound.channel,
+        channel_message_id=inbound.channel_message_id,
+        text=inbound.text,
+        payload=payload or None,
+        delivery_status=DeliveryStatus.RECEIVED,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return Stored(message=message, identity=identity, customer=customer, conversation=conversation)

@@ -1,0 +1,282 @@
+"""Outbound senders: one interface, one implementation per channel, and a log transport.
+
+A sender delivers one outbox row and either returns the provider's message id or
+raises `TemporaryFailure` (try again later, at `retry_after` when the provider said)
+or `PermanentFailure` (never retry; `unreachable` when the identity itself cannot be
+reached any more: blocked the bot, invalid number, opted out at the carrier).
+
+Rate limits are enforced here, per process: Telegram's 30 messages a second overall
+and about one a second per chat (short bursts of three allowed, as Telegram does), and
+Twilio's segments per second per sending number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+import requests
+from aiolimiter import AsyncLimiter
+from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
+
+from channels.sms_text import MAX_MESSAGE_CHARS, count_segments
+from channels.text_split import split_text
+from crm_store.models import Channel
+from crm_store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# python-telegram-bot 22 warns on every flood-control error unless told that we take
+# time periods as timedelta, the type its next major version uses.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+TELEGRAM_MAX_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    address: str
+    text: str
+    buttons: list[str] = field(default_factory=list)
+
+
+class SendFailure(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemporaryFailure(SendFailure):
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(SendFailure):
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
+
+
+class Sender(Protocol):
+    channel: Channel
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send(self, message: Outgoing) -> str | None: ...
+
+
+def split_for_channel(channel: Channel, text: str) -> list[str]:
+    """A text in the parts `channel` takes in one message each."""
+    if channel is Channel.TELEGRAM:
+        return split_text(text, TELEGRAM_MAX_CHARS)
+    if channel is Channel.SMS:
+        return split_text(text, MAX_MESSAGE_CHARS)
+    return [text.strip()]
+
+
+class _PerKeyLimiters:
+    """One limiter per chat, forgetting the least recently used beyond `keep`."""
+
+    def __init__(self, rate: float, period: float, keep: int = 10_000) -> None:
+        self._rate, self._period, self._keep = rate, period, keep
+        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
+
+    def __getitem__(self, key: str) -> AsyncLimiter:
+        limiter = self._limiters.pop(key, None) or AsyncLimiter(self._rate, self._period)
+        self._limiters[key] = limiter
+        if len(self._limiters) > self._keep:
+            self._limiters.popitem(last=False)
+        return limiter
+
+
+class TelegramSender:
+    channel = Channel.TELEGRAM
+
+    def __init__(self, *, token: str, base_url: str, messages_per_second: float) -> None:
+        self.bot = Bot(token, base_url=base_url)
+        self._overall = AsyncLimiter(messages_per_second, 1)
+        self._per_chat = _PerKeyLimiters(3, 3)
+
+    async def start(self) -> None:
+        try:
+            await self.bot.initialize()
+        except TelegramError as error:
+            # The gateway still takes SMS and web chat; sends retry until Telegram answers.
+            log.error("Telegram bot could not start (%s); sends will be retried", error)
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    async def send(self, message: Outgoing) -> str | None:
+        markup = (
+            ReplyKeyboardMarkup(
+                [[KeyboardButton(title)] for title in message.buttons],
+                one_time_keyboard=True,
+                resize_keyboard=True,
+            )
+            if message.buttons
+            else None
+        )
+        async with self._per_chat[message.address], self._overall:
+            try:
+                sent = await self.bot.send_message(
+                    chat_id=message.address, text=message.text, reply_markup=markup
+                )
+            except RetryAfter as error:
+                raise TemporaryFailure(str(error), retry_after=_seconds(error)) from error
+            except Forbidden as error:
+                raise PermanentFailure(error.message, unreachable=True) from error
+            except BadRequest as error:
+                gone = "chat not found" in error.message.lower()
+                raise PermanentFailure(error.message, unreachable=gone) from error
+            except TelegramError as error:  # network trouble, 5xx, timeouts
+                raise TemporaryFailure(error.message) from error
+        return str(sent.message_id)
+
+
+def _seconds(error: RetryAfter) -> float:
+    value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# Twilio error codes that mean the number will not take our messages.
+TWILIO_UNREACHABLE = {
+    21211: "invalid phone number",
+    21214: "number cannot be reached",
+    21408: "region not enabled for this account",
+    21610: "opted out at the carrier (STOP)",
+    21612: "number cannot be reached from our number",
+    21614: "not a mobile number",
+}
+
+
+class TwilioSender:
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        base_url: str,
+        status_callback: str | None,
+        segments_per_second: float,
+    ) -> None:
+        self._from, self._status_callback = from_number, status_callback
+        self._segments = AsyncLimiter(segments_per_second, 1)
+        # twilio's own requests-based client, run in worker threads: its aiohttp client
+        # uses an API aiohttp has deprecated.
+        self._http = TwilioHttpClient(timeout=30)
+        self._client = TwilioClient(account_sid, auth_token, http_client=self._http)
+        self._client.api.base_url = base_url
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self._http.session is not None:
+            self._http.session.close()
+
+    async def send(self, message: Outgoing) -> str | None:
+        await self._take(count_segments(message.text).segments)
+        try:
+            sent = await asyncio.to_thread(
+                self._client.messages.create,
+                to=message.address,
+                from_=self._from,
+                body=message.text,
+                status_callback=self._status_callback,
+            )
+        except TwilioRestException as error:
+            if error.status == 429 or error.status >= 500:
+                raise TemporaryFailure(f"Twilio {error.status}: {error.msg}") from error
+            code = int(error.code or 0)
+            reason = TWILIO_UNREACHABLE.get(code, str(error.msg))
+            raise PermanentFailure(
+                f"Twilio {code}: {reason}", unreachable=code in TWILIO_UNREACHABLE
+            ) from error
+        except requests.RequestException as error:
+            raise TemporaryFailure(f"Twilio unreachable: {error!r}") from error
+        return str(sent.sid)
+
+    async def _take(self, segments: int) -> None:
+        # The limiter refuses more than its rate at once; a long text waits in slices.
+        while segments > 0:
+            now = min(segments, max(1, int(self._segments.max_rate)))
+            await self._segments.acquire(now)
+            segments -= now
+
+
+class LogSender:
+    """Writes messages to the log: the embedded default when a channel has no credentials."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    async def start(self) -> None:
+        log.warning("no credentials for %s: outbound messages go to the log", self.channel)
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, message: Outgoing) -> str | None:
+        log.info("[%s → %s] %s", self.channel, message.address, message.text)
+        return f"log-{uuid.uuid4().hex[:16]}"
+
+
+class WebChatSender:
+    """The web chat page reads replies from the store; delivering is recording."""
+
+    channel = Channel.WEBCHAT
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, message: Outgoing) -> str | None:
+        return None
+
+
+def build_senders(settings: Settings) -> dict[Channel, Sender]:
+    """A sender per channel from the settings: the real one where credentials are set."""
+    senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebChatSender()}
+    if settings.telegram_bot_token is not None:
+        senders[Channel.TELEGRAM] = TelegramSender(
+            token=settings.telegram_bot_token.get_secret_value(),
+            base_url=settings.telegram_api_base_url,
+            messages_per_second=settings.telegram_messages_per_second,
+        )
+    else:
+        senders[Channel.TELEGRAM] = LogSender(Channel.TELEGRAM)
+    if (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token is not None
+        and settings.twilio_from_number
+    ):
+        senders[Channel.SMS] = TwilioSender(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from_number,
+            base_url=settings.twilio_api_base_url,
+            status_callback=settings.public_base_url.rstrip("/") + "/sms/twilio/status",
+            segments_per_second=settings.twilio_segments_per_second,
+        )
+    else:
+        senders[Channel.SMS] = LogSender(Channel.SMS)
+    return senders

@@ -1,0 +1,42 @@
+"""What the gateway itself says to customers, in both languages.
+
+Everything conversational comes from Rasa's domain; these few lines are the gateway's
+own: the holding reply during an outage and the carrier keyword confirmations, which
+must go out even when the bot cannot answer.
+"""
+
+from __future__ import annotations
+
+from crm_store.models import Language
+
+HOLDING_REPLY = {
+    Language.ZH_TW: "收到您的訊息了 🙏 系統正忙，我稍後一定回覆您，不需要重傳。",
+    Language.EN: "Got your message 🙏 We're a little busy; I'll answer shortly, no need to resend.",
+}
+
+SMS_OPTED_OUT = {
+    Language.ZH_TW: "{shop}：您已退訂，之後不會再收到我們的簡訊。回覆「訂閱」或 START 可重新訂閱。",
+    Language.EN: "{shop}: You're unsubscribed and will get no more texts from us. "
+    "Reply START to subscribe again.",
+}
+
+SMS_OPTED_IN = {
+    Language.ZH_TW: "{shop}：已為您重新訂閱簡訊 🎉 回覆「退訂」或 STOP 可隨時取消。",
+    Language.EN: "{shop}: You're subscribed again 🎉 Reply STOP at any time to unsubscribe.",
+}
+
+SMS_HELP = {
+    Language.ZH_TW: "{shop} 客服：直接回覆這則簡訊就能和我們聯絡。回覆「退訂」或 STOP 取消訂閱。",
+    Language.EN: "{shop} customer service: reply to this text to reach us. "
+    "Reply STOP to unsubscribe. Msg & data rates may apply.",
+}
+
+TELEGRAM_PHONE_LINKED = {
+    Language.ZH_TW: "謝謝！已用您的電話號碼找到會員資料，之後查詢訂單會更快 😊",
+    Language.EN: "Thanks! I've found your customer record by your phone number, "
+    "so order questions will be quicker now 😊",
+}
+
+
+def say(texts: dict[Language, str], language: Language, **values: str) -> str:
+    return texts[language].format(**values)

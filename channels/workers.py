@@ -1,0 +1,98 @@
+"""One worker per busy conversation: messages of a customer are answered in order,
+several quick ones with one reply, and different customers side by side.
+
+A message arriving while its conversation is being answered is picked up by the same
+worker right after, together with anything else that came in meanwhile. A customer
+kept waiting longer than `holding_after` gets the holding reply while the worker goes
+on waiting for Rasa. A recovery loop replays messages left unanswered (Rasa was down,
+or the gateway restarted) once Rasa answers its status check again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from channels.rasa_client import RasaClient, RasaUnavailable
+from channels.routing import Routed, Router
+
+log = logging.getLogger(__name__)
+
+
+class ConversationWorkers:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        on_outbox: Callable[[], None],
+        burst_window: float,
+        holding_after: float,
+    ) -> None:
+        self._router, self._on_outbox = router, on_outbox
+        self._burst_window, self._holding_after = burst_window, holding_after
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+
+    def submit(self, conversation_id: int) -> None:
+        """Answer `conversation_id`'s waiting messages soon (call in the event loop)."""
+        if conversation_id in self._active:
+            self._again.add(conversation_id)
+            return
+        task = asyncio.create_task(
+            self._work(conversation_id), name=f"conversation-{conversation_id}"
+        )
+        self._active[conversation_id] = task
+
+    @property
+    def busy(self) -> int:
+        return len(self._active)
+
+    async def drain(self) -> None:
+        """Wait until every submitted conversation is dealt with (tests, shutdown)."""
+        while self._active:
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+    async def _work(self, conversation_id: int) -> None:
+        try:
+            while True:
+                if self._burst_window:
+                    await asyncio.sleep(self._burst_window)
+                self._again.discard(conversation_id)
+                outcome = await self._answer(conversation_id)
+                if outcome is Routed.RASA_DOWN or conversation_id not in self._again:
+                    return
+        except Exception:
+            log.exception("conversation %d could not be routed; it stays queued", conversation_id)
+        finally:
+            self._again.discard(conversation_id)
+            del self._active[conversation_id]
+
+    async def _answer(self, conversation_id: int) -> Routed:
+        answering = asyncio.ensure_future(asyncio.to_thread(self._router.process, conversation_id))
+        done, _ = await asyncio.wait({answering}, timeout=self._holding_after)
+        if not done and await asyncio.to_thread(self._router.hold, conversation_id):
+            self._on_outbox()
+        outcome = await answering
+        if outcome in (Routed.ANSWERED, Routed.RASA_DOWN):
+            self._on_outbox()
+        return outcome
+
+
+async def recover(
+    router: Router, workers: ConversationWorkers, rasa: RasaClient, *, interval: float
+) -> None:
+    """Forever: when Rasa is up, replay conversations with unanswered messages."""
+    while True:
+        try:
+            waiting = await asyncio.to_thread(router.conversations_waiting)
+            if waiting:
+                await asyncio.to_thread(rasa.status)
+                log.info("replaying %d conversations with unanswered messages", len(waiting))
+                for conversation_id in waiting:
+                    workers.submit(conversation_id)
+        except RasaUnavailable:
+            pass
+        except Exception:
+            log.exception("recovery check failed")
+        await asyncio.sleep(interval)

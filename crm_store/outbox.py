@@ -1,0 +1,294 @@
+"""The outbox: every message that goes out is a row here first, with an idempotency key.
+
+Whoever wants to send (the gateway's bot replies, staff in the console, the scheduler)
+enqueues in the same transaction as the change that caused it; a dispatcher claims
+due rows and hands them to the channel's sender. The unique key makes a second
+enqueue of the same message a no-op, so a restart never sends a greeting twice; a
+claimed row whose sender died goes back to the queue after a lease, so none is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm_store.models import (
+    Author,
+    ChannelIdentity,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
+)
+
+# Lower goes first. Replies to a customer who is waiting beat everything else.
+PRIORITY = {
+    MessagePurpose.REPLY: 10,
+    MessagePurpose.COMPLIANCE: 10,
+    MessagePurpose.TRANSACTIONAL: 50,
+    MessagePurpose.SURVEY: 80,
+    MessagePurpose.MARKETING: 100,
+}
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    identity: ChannelIdentity,
+    purpose: MessagePurpose,
+    parts: Sequence[str],
+    author: Author,
+    conversation: Conversation | None = None,
+    payload: dict[str, Any] | None = None,
+    now: datetime,
+    not_before: datetime | None = None,
+    campaign_id: int | None = None,
+    staff_user_id: int | None = None,
+) -> Message | None:
+    """Queue one message, sent as `parts` (already split to the channel's limits).
+
+    The whole text goes into the conversation's transcript as one message; each part
+    is an outbox row keyed ``key`` (``key:2``, ``key:3`` for the rest). Returns None,
+    and changes nothing, when `key` was queued before.
+    """
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+        return None
+    not_before = not_before or now
+    message = None
+    if conversation is not None:
+        message = Message(
+            conversation_id=conversation.id,
+            direction=Direction.OUTBOUND,
+            author=author,
+            staff_user_id=staff_user_id,
+            channel=identity.channel,
+            text="\n".join(parts),
+            payload=payload,
+            delivery_status=DeliveryStatus.QUEUED,
+            status_changed_at=now,
+            created_at=now,
+        )
+        session.add(message)
+        conversation.last_message_at = now
+        session.flush()
+    for number, part in enumerate(parts, start=1):
+        session.add(
+            OutboxMessage(
+                idempotency_key=key if number == 1 else f"{key}:{number}",
+                customer_id=identity.customer_id,
+                identity_id=identity.id,
+                channel=identity.channel,
+                purpose=purpose,
+                priority=PRIORITY[purpose],
+                body=part,
+                # Buttons go with the last part, under the text they answer.
+                payload=payload if number == len(parts) else None,
+                campaign_id=campaign_id,
+                message_id=None if message is None else message.id,
+                status=OutboxStatus.PENDING,
+                not_before=not_before,
+                created_at=now,
+            )
+        )
+    session.flush()
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row a dispatcher now owns, with what it needs to send it."""
+
+    outbox_id: int
+    identity_id: int
+    customer_id: int
+    purpose: MessagePurpose
+    body: str
+    payload: dict[str, Any] | None
+    attempts: int
+
+
+def claim_due(session: Session, *, worker: str, now: datetime, limit: int) -> list[Claimed]:
+    """Claim up to `limit` due rows, most urgent first, for `worker`.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so dispatchers never wait on
+    each other; SQLite has one writer at a time, which gives the same guarantee.
+    """
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
+        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now)
+    )
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+    )
+    return [
+        Claimed(
+            outbox_id=row.id,
+            identity_id=row.identity_id or 0,
+            customer_id=row.customer_id,
+            purpose=row.purpose,
+            body=row.body,
+            payload=row.payload,
+            attempts=row.attempts,
+        )
+        for row in rows
+        if row.status == OutboxStatus.SENDING
+    ]
+
+
+def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
+    """Put rows back whose dispatcher died while sending; returns how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at < now - lease,
+        )
+        .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest pending row is due, for a dispatcher deciding how long to sleep."""
+    return session.scalar(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.status == OutboxStatus.PENDING
+        )
+    )
+
+
+def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
+    return None if row.message_id is None else session.get(Message, row.message_id)
+
+
+def mark_sent(session: Session, outbox_id: int, *, provider_id: str | None, now: datetime) -> None:
+    row = session.get_one(OutboxMessage, outbox_id)
+    row.status = OutboxStatus.SENT
+    row.sent_at = now
+    row.attempts += 1
+    row.provider_message_id = provider_id
+    row.last_error = None
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = DeliveryStatus.SENT
+        message.status_changed_at = now
+        if message.channel_message_id is None:
+            message.channel_message_id = provider_id
+
+
+def mark_retry(
+    session: Session,
+    outbox_id: int,
+    *,
+    error: str,
+    now: datetime,
+    retry_at: datetime,
+    max_attempts: int,
+) -> bool:
+    """Try again at `retry_at`, and hold the customer's other messages until then too.
+
+    The provider asked us to wait for this customer (or cannot take messages now), so
+    nothing else to them goes first; they keep their order by priority and age.
+    Returns False, and fails the row, once `max_attempts` are used up.
+    """
+    row = session.get_one(OutboxMessage, outbox_id)
+    worker = row.claimed_by
+    row.attempts += 1
+    row.last_error = error
+    if row.attempts >= max_attempts:
+        _fail(session, row, error=error, now=now)
+        return False
+    row.status = OutboxStatus.PENDING
+    row.claimed_by = None
+    row.claimed_at = None
+    row.not_before = retry_at
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.identity_id == row.identity_id,
+            OutboxMessage.id != row.id,
+            OutboxMessage.not_before < retry_at,
+            # Rows another dispatcher is sending right now are its business.
+            or_(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                and_(
+                    OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker
+                ),
+            ),
+        )
+        .values(status=OutboxStatus.PENDING, not_before=retry_at, claimed_by=None, claimed_at=None)
+    )
+    return True
+
+
+def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime) -> None:
+    _fail(session, session.get_one(OutboxMessage, outbox_id), error=error, now=now)
+
+
+def mark_cancelled(session: Session, outbox_id: int, *, reason: str, now: datetime) -> None:
+    """Not sent because a sending rule said no (opted out, unreachable, no consent)."""
+    row = session.get_one(OutboxMessage, outbox_id)
+    row.status = OutboxStatus.CANCELLED
+    row.last_error = reason
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.error_code = reason[:32]
+        message.status_changed_at = now
+
+
+def _fail(session: Session, row: OutboxMessage, *, error: str, now: datetime) -> None:
+    row.status = OutboxStatus.FAILED
+    row.last_error = error
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.error_code = error[:32]
+        message.status_changed_at = now
+
+
+def record_delivery_status(
+    session: Session,
+    *,
+    provider_id: str,
+    status: DeliveryStatus,
+    error_code: str | None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """A provider's delivery report for a message it accepted; None when it is not ours."""
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_id).limit(1)
+    )
+    if row is None:
+        return None
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = status
+        message.error_code = error_code
+        message.status_changed_at = now
+    if status is DeliveryStatus.FAILED:
+        row.status = OutboxStatus.FAILED
+        row.last_error = f"provider reported failure {error_code or ''}".strip()
+    return row
