@@ -71,12 +71,14 @@ format: $(VENV)/.installed ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-run: setup ## Start every process of the Procfile (honcho)
+run: setup ## Start every process of the Procfile (honcho); the console at :8000/console
+	$(CRMBOT) staff demo-admin
 	$(VENV)/bin/honcho start
 
 bench: setup ## Run the benchmarks (prints figures; never fails the build)
 	$(PY) -m bench.store
 	$(PY) -m bench.gateway
+	$(PY) -m bench.handoff
 
 clean: ## Remove both environments, the trained model and var/
 	rm -rf $(VENV) $(RASA_VENV) bot/models/*.tar.gz $(MODEL_STAMP) var/

@@ -21,7 +21,8 @@ from channels.metrics import Metrics
 from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailure
 from crm_store import outbox
 from crm_store.db import session_scope
-from crm_store.models import Channel, ChannelIdentity, MessagePurpose
+from crm_store.models import Channel, ChannelIdentity, Customer, MessagePurpose
+from crm_store.sending_rules import SendingPolicy, Verdict, verdict
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +31,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def refusal(identity: ChannelIdentity, purpose: MessagePurpose) -> str | None:
-    """Why `identity` may not get a message for `purpose` now; None when it may.
-
-    Checked at send time, so a customer who opts out after a campaign was planned
-    gets nothing. An opted-out customer still gets answers to what they write and
-    the confirmations carriers require.
-    """
-    if not identity.reachable:
-        return f"unreachable: {identity.unreachable_reason or 'unknown'}"
-    if identity.opted_out and purpose not in (MessagePurpose.REPLY, MessagePurpose.COMPLIANCE):
-        return "opted out"
-    if purpose is MessagePurpose.MARKETING and not identity.marketing_consent:
-        return "no marketing consent"
-    return None
 
 
 def backoff(attempt: int) -> float:
@@ -62,6 +47,8 @@ class Dispatcher:
         worker: str,
         metrics: Metrics,
         max_attempts: int = 8,
+        policy: SendingPolicy | None = None,
+        purposes: frozenset[MessagePurpose] | None = None,
         clock: Clock = utc_now,
         poll_interval: float = 1.0,
         lease: timedelta = timedelta(minutes=5),
@@ -70,6 +57,8 @@ class Dispatcher:
         self._factory, self._senders, self._worker = factory, senders, worker
         self._metrics, self._max_attempts, self._clock = metrics, max_attempts, clock
         self._poll_interval, self._lease, self._batch_size = poll_interval, lease, batch_size
+        self._policy = policy or SendingPolicy()
+        self._purposes = purposes
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -115,7 +104,7 @@ class Dispatcher:
 
     def _next_due(self) -> datetime | None:
         with self._factory() as session:
-            return outbox.next_due(session)
+            return outbox.next_due(session, purposes=self._purposes)
 
     async def _send_in_order(self, rows: list[outbox.Claimed]) -> None:
         identity = await asyncio.to_thread(self._identity, rows[0].identity_id)
@@ -133,10 +122,20 @@ class Dispatcher:
     async def _send_one(self, identity: ChannelIdentity, row: outbox.Claimed) -> bool:
         """Send one row; False when the rest of this customer's rows must wait."""
         channel = identity.channel
-        reason = refusal(identity, row.purpose)
-        if reason is not None:
+        decision = await asyncio.to_thread(self._check, identity, row)
+        if decision.hold_until is not None:
             await asyncio.to_thread(
-                self._record, outbox.mark_cancelled, row.outbox_id, reason=reason
+                self._in_session,
+                outbox.hold,
+                row.outbox_id,
+                until=decision.hold_until,
+                reason=decision.reason or "held",
+            )
+            self._metrics.outbound.labels(channel, "held").inc()
+            return True
+        if not decision.send:
+            await asyncio.to_thread(
+                self._record, outbox.mark_cancelled, row.outbox_id, reason=decision.reason or ""
             )
             self._metrics.outbound.labels(channel, "cancelled").inc()
             return True
@@ -173,8 +172,23 @@ class Dispatcher:
         return True
 
     def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
+        self._in_session(mark, outbox_id, now=self._clock(), **values)
+
+    def _in_session(self, work: Callable[..., None], outbox_id: int, **values: object) -> None:
         with session_scope(self._factory) as session:
-            mark(session, outbox_id, now=self._clock(), **values)
+            work(session, outbox_id, **values)
+
+    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict:
+        with self._factory() as session:
+            return verdict(
+                session,
+                identity=identity,
+                customer=session.get_one(Customer, row.customer_id),
+                purpose=row.purpose,
+                now=self._clock(),
+                policy=self._policy,
+                campaign=row.campaign_id is not None,
+            )
 
     def _retry(self, outbox_id: int, error: str, delay: float) -> bool:
         now = self._clock()

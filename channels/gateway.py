@@ -12,7 +12,7 @@ import hmac
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
@@ -42,6 +42,8 @@ from crm_store.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 InboundEvent = Inbound | telegram.PhoneShared | telegram.ChatBlocked
+# What the gateway sends itself; the scheduler sends the rest at its share of the limits.
+REPLIES = frozenset({MessagePurpose.REPLY, MessagePurpose.COMPLIANCE})
 
 
 class Gateway:
@@ -66,6 +68,8 @@ class Gateway:
             worker=f"gateway-{socket.gethostname()}-{os.getpid()}",
             metrics=metrics,
             max_attempts=settings.send_max_attempts,
+            policy=settings.sending_policy,
+            purposes=None if settings.gateway_sends_everything else REPLIES,
             clock=clock,
         )
         self.workers = ConversationWorkers(
@@ -159,7 +163,13 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+BackgroundTask = Callable[[Gateway], Coroutine[Any, Any, None]]
+
+
+def create_app(
+    settings: Settings | None = None, *, background_tasks: Sequence[BackgroundTask] = ()
+) -> FastAPI:
+    """The gateway app; `background_tasks` run beside its own while it serves."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -185,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 recover(gateway.router, gateway.workers, rasa, interval=2.0), name="recovery"
             ),
         ]
+        background += [asyncio.create_task(task(gateway)) for task in background_tasks]
         telegram_sender = senders[Channel.TELEGRAM]
         if isinstance(telegram_sender, TelegramSender):
             background.append(await _start_telegram(settings, gateway, telegram_sender))
@@ -229,13 +240,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await gateway_of(request).accept(event)
         return Response(status_code=200)
 
-    @app.post("/sms/twilio")
-    async def twilio_inbound(request: Request) -> Response:
+    async def signed_form(request: Request, endpoint: str) -> dict[str, str] | Response:
+        """The form Twilio posted, or the 403 for a request Twilio did not sign."""
         params = await _form(request)
         signature = request.headers.get("X-Twilio-Signature")
         url = _public_url(settings, request)
         if not sms.signature_valid(settings, url=url, params=params, signature=signature):
-            return refuse("sms", 403, "invalid Twilio signature")
+            return refuse(endpoint, 403, "invalid Twilio signature")
+        return params
+
+    @app.post("/sms/twilio")
+    async def twilio_inbound(request: Request) -> Response:
+        params = await signed_form(request, "sms")
+        if isinstance(params, Response):
+            return params
         try:
             inbound = sms.parse_inbound(params, default_region=settings.default_region)
         except MalformedPayload as error:
@@ -245,11 +263,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/sms/twilio/status")
     async def twilio_status(request: Request) -> Response:
-        params = await _form(request)
-        signature = request.headers.get("X-Twilio-Signature")
-        url = _public_url(settings, request)
-        if not sms.signature_valid(settings, url=url, params=params, signature=signature):
-            return refuse("sms_status", 403, "invalid Twilio signature")
+        params = await signed_form(request, "sms_status")
+        if isinstance(params, Response):
+            return params
         gateway = gateway_of(request)
 
         def record() -> bool:

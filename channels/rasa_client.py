@@ -77,6 +77,20 @@ class RasaClient:
             json={"event": "slot", "name": "language", "value": language.value},
         )
 
+    def resume(self, sender_id: str) -> None:
+        """Give a conversation back to the bot after staff had it: a clean slate for the
+        complaint script (no half-finished form, no stage), the rest of the slots kept."""
+        self._post(
+            f"/conversations/{sender_id}/tracker/events",
+            json=[
+                {"event": "resume"},
+                {"event": "active_loop", "name": None},
+                {"event": "slot", "name": "complaint_stage", "value": None},
+                {"event": "slot", "name": "ticket_id", "value": None},
+                {"event": "slot", "name": "requested_slot", "value": None},
+            ],
+        )
+
     def send(
         self,
         sender_id: str,
@@ -129,7 +143,7 @@ class RasaClient:
         result: dict[str, Any] = response.json()
         return result
 
-    def _post(self, path: str, *, json: dict[str, Any]) -> Any:
+    def _post(self, path: str, *, json: dict[str, Any] | list[dict[str, Any]]) -> Any:
         try:
             response = self._http.post(path, json=json)
             response.raise_for_status()

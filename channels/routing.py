@@ -11,6 +11,7 @@ messages are only marked as delivered to the inbox.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from crm_store.models import (
     Message,
     MessagePurpose,
 )
+from crm_store.surveys import parse_score, pending_survey
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,11 @@ class Router:
                 return Routed.SILENCED
             buttons = _last_buttons(session, conversation_id)
             text = "\n".join(_as_typed(message.text, buttons) for message in waiting)
+            # An answer to a pending survey ("😍", "非常滿意") may be lost on the NLU: the
+            # gateway reads the score itself and hands Rasa the intent with its entity.
+            score = parse_score(text) if not text.startswith("/") else None
+            if score is not None and pending_survey(session, identity.customer_id) is not None:
+                text = "/give_score" + json.dumps({"score": str(score)})
             ids = [message.id for message in waiting]
             switched = any(LANGUAGE_SWITCH in (message.payload or {}) for message in waiting)
             language = identity.customer.language if switched else None

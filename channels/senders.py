@@ -253,14 +253,17 @@ class WebChatSender:
         return None
 
 
-def build_senders(settings: Settings) -> dict[Channel, Sender]:
-    """A sender per channel from the settings: the real one where credentials are set."""
+def build_senders(settings: Settings, *, rate_share: float = 1.0) -> dict[Channel, Sender]:
+    """A sender per channel from the settings: the real one where credentials are set.
+
+    `rate_share` is the part of each provider's limit this process may use.
+    """
     senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebChatSender()}
     if settings.telegram_bot_token is not None:
         senders[Channel.TELEGRAM] = TelegramSender(
             token=settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
-            messages_per_second=settings.telegram_messages_per_second,
+            messages_per_second=settings.telegram_messages_per_second * rate_share,
         )
     else:
         senders[Channel.TELEGRAM] = LogSender(Channel.TELEGRAM)
@@ -275,7 +278,7 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
             from_number=settings.twilio_from_number,
             base_url=settings.twilio_api_base_url,
             status_callback=settings.public_base_url.rstrip("/") + "/sms/twilio/status",
-            segments_per_second=settings.twilio_segments_per_second,
+            segments_per_second=settings.twilio_segments_per_second * rate_share,
         )
     else:
         senders[Channel.SMS] = LogSender(Channel.SMS)

@@ -530,6 +530,18 @@ class Handoff(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class ConversationNote(Base):
+    """An internal note by staff on a conversation; the customer never sees it."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- staff --------------------------------------------------------------------------
 
 
@@ -601,6 +613,8 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # When the provider reported the message delivered (Twilio status callbacks).
+    delivered_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_outbox_dispatch", "status", "priority", "not_before"),)
 

@@ -114,18 +114,29 @@ class Claimed:
     body: str
     payload: dict[str, Any] | None
     attempts: int
+    campaign_id: int | None = None
 
 
-def claim_due(session: Session, *, worker: str, now: datetime, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due rows, most urgent first, for `worker`.
+def claim_due(
+    session: Session,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int,
+    purposes: frozenset[MessagePurpose] | None = None,
+) -> list[Claimed]:
+    """Claim up to `limit` due rows (of `purposes`, or any), most urgent first, for `worker`.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so dispatchers never wait on
     each other; SQLite has one writer at a time, which gives the same guarantee.
     """
+    due = select(OutboxMessage.id).where(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now
+    )
+    if purposes is not None:
+        due = due.where(OutboxMessage.purpose.in_(purposes))
     due = (
-        select(OutboxMessage.id)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
-        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+        due.order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -151,6 +162,7 @@ def claim_due(session: Session, *, worker: str, now: datetime, limit: int) -> li
             body=row.body,
             payload=row.payload,
             attempts=row.attempts,
+            campaign_id=row.campaign_id,
         )
         for row in rows
         if row.status == OutboxStatus.SENDING
@@ -170,13 +182,16 @@ def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def next_due(session: Session) -> datetime | None:
+def next_due(
+    session: Session, *, purposes: frozenset[MessagePurpose] | None = None
+) -> datetime | None:
     """When the earliest pending row is due, for a dispatcher deciding how long to sleep."""
-    return session.scalar(
-        select(func.min(OutboxMessage.not_before)).where(
-            OutboxMessage.status == OutboxStatus.PENDING
-        )
+    query = select(func.min(OutboxMessage.not_before)).where(
+        OutboxMessage.status == OutboxStatus.PENDING
     )
+    if purposes is not None:
+        query = query.where(OutboxMessage.purpose.in_(purposes))
+    return session.scalar(query)
 
 
 def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
@@ -243,6 +258,16 @@ def mark_retry(
     return True
 
 
+def hold(session: Session, outbox_id: int, *, until: datetime, reason: str) -> None:
+    """Not now (the customer's quiet hours): back in the queue until `until`, no attempt used."""
+    row = session.get_one(OutboxMessage, outbox_id)
+    row.status = OutboxStatus.PENDING
+    row.not_before = until
+    row.claimed_by = None
+    row.claimed_at = None
+    row.last_error = reason
+
+
 def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime) -> None:
     _fail(session, session.get_one(OutboxMessage, outbox_id), error=error, now=now)
 
@@ -250,13 +275,8 @@ def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime) 
 def mark_cancelled(session: Session, outbox_id: int, *, reason: str, now: datetime) -> None:
     """Not sent because a sending rule said no (opted out, unreachable, no consent)."""
     row = session.get_one(OutboxMessage, outbox_id)
+    _fail(session, row, error=reason, now=now)
     row.status = OutboxStatus.CANCELLED
-    row.last_error = reason
-    message = _transcript_entry(session, row)
-    if message is not None:
-        message.delivery_status = DeliveryStatus.FAILED
-        message.error_code = reason[:32]
-        message.status_changed_at = now
 
 
 def _fail(session: Session, row: OutboxMessage, *, error: str, now: datetime) -> None:
@@ -288,6 +308,8 @@ def record_delivery_status(
         message.delivery_status = status
         message.error_code = error_code
         message.status_changed_at = now
+    if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+        row.delivered_at = row.delivered_at or now
     if status is DeliveryStatus.FAILED:
         row.status = OutboxStatus.FAILED
         row.last_error = f"provider reported failure {error_code or ''}".strip()

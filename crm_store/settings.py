@@ -6,6 +6,7 @@ Every process gets a `Settings` instance handed to it; no other module reads
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_store.business_hours import BusinessHours, InvalidBusinessHours
+from crm_store.sending_rules import SendingPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -61,6 +63,19 @@ class Settings(BaseSettings):
     # How often a failed send is retried (with backoff) before it counts as failed.
     send_max_attempts: int = Field(default=8, ge=1)
 
+    # Outreach. Unsolicited messages wait out each customer's quiet hours (their zone).
+    quiet_hours: str = "21:00-09:00"
+    marketing_per_week: int = Field(default=2, ge=0)
+    birthday_hour: int = Field(default=10, ge=0, le=23)
+    survey_reminder_after_hours: int = Field(default=48, ge=1)
+    winback_after_days: int = Field(default=120, ge=1)
+    winback_every_days: int = Field(default=180, ge=1)
+    # The scheduler sends campaign traffic at this share of each provider's limit; the
+    # rest is kept for the gateway's replies to waiting customers.
+    campaign_rate_share: float = Field(default=0.8, gt=0, le=1)
+    # Whether the gateway also sends surveys, campaigns and notices (when no scheduler runs).
+    gateway_sends_everything: bool = False
+
     default_region: str = "TW"
     default_timezone: str = "Asia/Taipei"
     console_secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
@@ -68,6 +83,8 @@ class Settings(BaseSettings):
     business_hours: str = "mon-fri 09:00-18:00"
     # What a customer handed to staff during business hours is told to expect.
     handoff_wait_minutes: int = Field(default=15, ge=1)
+    # A handoff nobody claims within this long goes back to the bot with a due time.
+    handoff_claim_timeout_minutes: int = Field(default=10, ge=1)
 
     @property
     def telegram_uses_webhook(self) -> bool:
@@ -76,6 +93,25 @@ class Settings(BaseSettings):
             return self.telegram_mode == "webhook"
         url = urlsplit(self.public_base_url)
         return url.scheme == "https" and url.hostname not in {"localhost", "127.0.0.1", "::1"}
+
+    @property
+    def sending_policy(self) -> SendingPolicy:
+        start, end = (time.fromisoformat(part) for part in self.quiet_hours.split("-"))
+        return SendingPolicy(
+            quiet_start=start,
+            quiet_end=end,
+            marketing_per_window=self.marketing_per_week,
+            frequency_window=timedelta(days=7),
+        )
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _readable_quiet_hours(cls, value: str) -> str:
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+        except ValueError as error:
+            raise ValueError(f"QUIET_HOURS {value!r}: write e.g. 21:00-09:00") from error
+        return f"{start:%H:%M}-{end:%H:%M}"
 
     @property
     def opening_hours(self) -> BusinessHours:

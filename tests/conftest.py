@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.rasa_client import RasaClient
 from crm_store import migrate
 from crm_store.db import make_engine, make_session_factory
+from tests.fakes import FakeTelegram, FakeTwilio
 from tests.processes import MODEL, Assistant, assistant_servers
 
 POSTGRES_URL = os.environ.get(
@@ -127,3 +128,15 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
             database_url=database_url,
         )
     engine.dispose()
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as telegram:
+        yield telegram
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as twilio:
+        yield twilio

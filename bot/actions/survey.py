@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.actions.context import talk
 from bot.actions.handoff import HANDED_OFF, hand_off
-from crm_store.models import HandoffReason
-from crm_store.surveys import pending_survey, record_score
+from crm_store.models import Direction, HandoffReason, Message
+from crm_store.surveys import parse_score, pending_survey, record_score
 
 LOW_SCORES = (1, 2)
 
 
 def score_of(entity_value: str | None, text: str) -> int | None:
+    """The score in the NLU's `score` entity, else in the message's own words."""
     for candidate in (entity_value, text):
-        found = re.search(r"[1-5]", candidate or "")
-        if found:
-            return int(found.group())
+        score = parse_score(candidate or "")
+        if score is not None:
+            return score
     return None
+
+
+def _customer_words(session: Session, conversation_id: int, text: str) -> str:
+    """What the customer wrote: the gateway sends a reply it read as a score as a
+    `/give_score{...}` payload (channels/routing), so take the latest inbound message."""
+    if not text.startswith("/"):
+        return text
+    written = session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.direction == Direction.INBOUND)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return written or text
 
 
 class ActionRecordScore(Action):
@@ -43,7 +58,10 @@ class ActionRecordScore(Action):
                 # A bare number with no question asked: not a rating to thank for.
                 dispatcher.utter_message(response="utter_ask_rephrase")
                 return []
-            ticket = record_score(current.session, survey, score=score, reply=text, now=current.now)
+            reply = _customer_words(current.session, current.conversation.id, text)
+            ticket = record_score(
+                current.session, survey, score=score, reply=reply, now=current.now
+            )
             if score in LOW_SCORES and ticket is not None:
                 dispatcher.utter_message(response="utter_sorry_for_score")
                 hand_off(dispatcher, current, reason=HandoffReason.LOW_SATISFACTION, ticket=ticket)

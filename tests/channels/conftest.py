@@ -122,6 +122,9 @@ def gateway_settings(
         "burst_window_seconds": 0,
         "holding_reply_after_seconds": 5,
         "rasa_timeout_seconds": 30,
+        # These tests queue notices and campaign messages too, with no scheduler running.
+        "gateway_sends_everything": True,
+        "quiet_hours": "00:00-00:00",  # none
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -134,13 +137,14 @@ def running_gateway(
     telegram: FakeTelegram,
     twilio: FakeTwilio,
     rasa_url: str = CLOSED_PORT_URL,
+    app_factory: Callable[[Settings], FastAPI] = create_app,
     **overrides: Any,
 ) -> Iterator[RunningGateway]:
     port = free_port()
     settings = gateway_settings(
         database_url, port=port, rasa_url=rasa_url, telegram=telegram, twilio=twilio, **overrides
     )
-    app = create_app(settings)
+    app = app_factory(settings)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -164,18 +168,6 @@ def running_gateway(
         server.should_exit = True
         thread.join(timeout=30)
         engine.dispose()
-
-
-@pytest.fixture
-def fake_telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as telegram:
-        yield telegram
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as twilio:
-        yield twilio
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import random
 import pytest
 
 from channels import dispatch
-from channels.dispatch import backoff, refusal
+from channels.dispatch import backoff
 from crm_store.models import Channel, ChannelIdentity, MessagePurpose
+from crm_store.sending_rules import consent_refusal as refusal
 
 ALL_PURPOSES = list(MessagePurpose)
 ANSWERS = [MessagePurpose.REPLY, MessagePurpose.COMPLIANCE]

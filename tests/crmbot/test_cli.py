@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Customer, StaffRole, StaffUser
+from crm_store.staff import authenticate
 from tests.factories import make_customer
 
 CRMBOT = Path(sys.executable).parent / "crmbot"
@@ -151,3 +152,13 @@ def test_demo_data_loads_once(database_url: str, session: Session) -> None:
     assert second.returncode == 0, second.stderr
     assert "already has customers" in second.stdout
     assert count(session, Customer) == 60
+
+
+def test_demo_admin_is_created_once_and_can_sign_in(database_url: str, session: Session) -> None:
+    first = crmbot(database_url, "staff", "demo-admin")
+    assert first.returncode == 0, first.stderr
+    password = first.stdout.split("password:")[1].split()[0]
+    again = crmbot(database_url, "staff", "demo-admin")
+    assert "password" not in again.stdout and "no demo admin" in again.stdout
+    user = authenticate(session, email="admin@demo.local", password=password)
+    assert user is not None and user.role is StaffRole.ADMIN

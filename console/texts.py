@@ -1,0 +1,153 @@
+"""The console's words in Traditional Chinese and English, and the canned replies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from crm_store.models import Language
+
+UI: dict[str, dict[Language, str]] = {
+    "console": {Language.ZH_TW: "客服後台", Language.EN: "Staff console"},
+    "sign_in": {Language.ZH_TW: "登入", Language.EN: "Sign in"},
+    "sign_out": {Language.ZH_TW: "登出", Language.EN: "Sign out"},
+    "email": {Language.ZH_TW: "電子郵件", Language.EN: "E-mail"},
+    "password": {Language.ZH_TW: "密碼", Language.EN: "Password"},
+    "bad_credentials": {
+        Language.ZH_TW: "電子郵件或密碼不正確。",
+        Language.EN: "Wrong e-mail address or password.",
+    },
+    "too_many_attempts": {
+        Language.ZH_TW: "嘗試次數太多，請 {minutes} 分鐘後再試。",
+        Language.EN: "Too many attempts; try again in {minutes} minutes.",
+    },
+    "queue": {Language.ZH_TW: "待處理", Language.EN: "Queue"},
+    "dashboard": {Language.ZH_TW: "報表", Language.EN: "Dashboard"},
+    "campaigns": {Language.ZH_TW: "行銷活動", Language.EN: "Campaigns"},
+    "staff": {Language.ZH_TW: "人員與紀錄", Language.EN: "Staff and audit"},
+    "empty_queue": {
+        Language.ZH_TW: "目前沒有等待中的顧客 🎉",
+        Language.EN: "Nobody is waiting 🎉",
+    },
+    "waiting": {Language.ZH_TW: "已等待", Language.EN: "Waiting"},
+    "minutes": {Language.ZH_TW: "分鐘", Language.EN: "min"},
+    "reason": {Language.ZH_TW: "原因", Language.EN: "Reason"},
+    "channel": {Language.ZH_TW: "管道", Language.EN: "Channel"},
+    "language": {Language.ZH_TW: "語言", Language.EN: "Language"},
+    "tier": {Language.ZH_TW: "等級", Language.EN: "Tier"},
+    "claim": {Language.ZH_TW: "接手", Language.EN: "Claim"},
+    "open": {Language.ZH_TW: "開啟", Language.EN: "Open"},
+    "claimed_by": {Language.ZH_TW: "處理中：", Language.EN: "With "},
+    "with_bot": {
+        Language.ZH_TW: "暫由機器人接待，需在 {due} 前回覆",
+        Language.EN: "back with the bot; answer by {due}",
+    },
+    "already_claimed": {
+        Language.ZH_TW: "這位顧客已經由 {agent} 接手了。",
+        Language.EN: "{agent} has already claimed this customer.",
+    },
+    "transcript": {Language.ZH_TW: "對話紀錄", Language.EN: "Transcript"},
+    "reply": {Language.ZH_TW: "回覆顧客", Language.EN: "Reply to the customer"},
+    "send": {Language.ZH_TW: "送出", Language.EN: "Send"},
+    "note": {Language.ZH_TW: "內部備註（顧客看不到）", Language.EN: "Internal note (never sent)"},
+    "add_note": {Language.ZH_TW: "加入備註", Language.EN: "Add note"},
+    "canned": {Language.ZH_TW: "常用回覆", Language.EN: "Canned replies"},
+    "profile": {Language.ZH_TW: "顧客資料", Language.EN: "Customer"},
+    "lifetime_value": {Language.ZH_TW: "顧客終身價值", Language.EN: "Lifetime value"},
+    "orders": {Language.ZH_TW: "最近訂單", Language.EN: "Recent orders"},
+    "tickets": {Language.ZH_TW: "未結案客訴", Language.EN: "Open tickets"},
+    "consent": {Language.ZH_TW: "聯絡方式與同意", Language.EN: "Channels and consent"},
+    "ticket": {Language.ZH_TW: "客訴單", Language.EN: "Ticket"},
+    "steps": {Language.ZH_TW: "八步驟進度", Language.EN: "Eight-step progress"},
+    "resolve": {Language.ZH_TW: "結案並交還機器人", Language.EN: "Resolve and hand back"},
+    "hand_back": {Language.ZH_TW: "交還機器人", Language.EN: "Hand back to the bot"},
+    "outcome": {Language.ZH_TW: "處理方式", Language.EN: "Outcome"},
+    "agreed_action": {Language.ZH_TW: "約定的處理", Language.EN: "What was agreed"},
+    "compensation": {Language.ZH_TW: "補償", Language.EN: "Compensation"},
+    "amount": {Language.ZH_TW: "金額", Language.EN: "Amount"},
+    "root_cause": {Language.ZH_TW: "根本原因", Language.EN: "Root cause"},
+    "transfer": {Language.ZH_TW: "轉給同事", Language.EN: "Transfer to"},
+    "yes_consent": {Language.ZH_TW: "同意行銷", Language.EN: "marketing OK"},
+    "no_consent": {Language.ZH_TW: "未同意行銷", Language.EN: "no marketing"},
+    "opted_out": {Language.ZH_TW: "已退訂", Language.EN: "opted out"},
+    "unreachable": {Language.ZH_TW: "無法聯絡", Language.EN: "unreachable"},
+    "forbidden": {
+        Language.ZH_TW: "您的角色無法開啟這個頁面。",
+        Language.EN: "Your role cannot open this page.",
+    },
+    "download_csv": {Language.ZH_TW: "下載 CSV", Language.EN: "Download CSV"},
+    "chart_causes": {
+        Language.ZH_TW: "每週客訴：依根本原因",
+        Language.EN: "Complaints per week by root cause",
+    },
+    "chart_categories": {
+        Language.ZH_TW: "每週客訴：依類別",
+        Language.EN: "Complaints per week by category",
+    },
+    "chart_csat": {
+        Language.ZH_TW: "滿意度（1–5 平均）",
+        Language.EN: "Satisfaction (average of 1–5)",
+    },
+    "no_data": {Language.ZH_TW: "這段期間沒有資料", Language.EN: "No data in this period"},
+    "repeat_complaints": {Language.ZH_TW: "重複客訴", Language.EN: "Repeat complaints"},
+    "handoff_times": {
+        Language.ZH_TW: "轉真人：等待與處理時間（分鐘）",
+        Language.EN: "Handoffs: waiting and handling (minutes)",
+    },
+    "period_weeks": {Language.ZH_TW: "最近 {weeks} 週", Language.EN: "Last {weeks} weeks"},
+    "reason_asked_for_person": {Language.ZH_TW: "顧客要求真人", Language.EN: "asked for a person"},
+    "reason_repeated_fallback": {
+        Language.ZH_TW: "機器人聽不懂兩次",
+        Language.EN: "bot did not understand twice",
+    },
+    "reason_anger_or_threat": {Language.ZH_TW: "情緒激動或威脅", Language.EN: "anger or threat"},
+    "reason_vip_complaint": {Language.ZH_TW: "VIP 客訴", Language.EN: "VIP complaint"},
+    "reason_compensation_beyond_authority": {
+        Language.ZH_TW: "補償超出機器人權限",
+        Language.EN: "compensation beyond the bot's authority",
+    },
+    "reason_repeat_complaint": {
+        Language.ZH_TW: "30 天內重複客訴",
+        Language.EN: "repeat complaint within 30 days",
+    },
+    "reason_low_satisfaction": {Language.ZH_TW: "滿意度 1–2 分", Language.EN: "satisfaction 1–2"},
+    "reason_other": {Language.ZH_TW: "其他", Language.EN: "other"},
+    "no_campaigns": {Language.ZH_TW: "還沒有行銷活動。", Language.EN: "No campaigns yet."},
+}
+
+CANNED: dict[Language, list[str]] = {
+    Language.ZH_TW: [
+        "您好，我是客服人員，接下來由我為您處理。",
+        "很抱歉讓您久等了，我馬上幫您確認。",
+        "謝謝您的耐心，我已經處理好了，請問還有其他需要幫忙的嗎？",
+        "我已經為您安排退款，款項會在 7 個工作天內退回原付款方式。",
+    ],
+    Language.EN: [
+        "Hello, I'm from customer service and I'll take it from here.",
+        "Sorry to keep you waiting; I'm checking this for you right now.",
+        "Thanks for your patience, that's sorted. Is there anything else I can do?",
+        "I've arranged your refund; it will reach your original payment method "
+        "within 7 working days.",
+    ],
+}
+
+HANDED_BACK: dict[Language, str] = {
+    Language.ZH_TW: "{agent} 已經處理完畢，接下來由我（客服機器人）繼續為您服務，"
+    "有任何問題都可以直接問我喔！",
+    Language.EN: "{agent} has finished. I'm the shop's assistant again: "
+    "if anything else comes up, just write here.",
+}
+
+
+def translator(language: Language) -> Callable[..., str]:
+    def t(key: str, **values: object) -> str:
+        return UI[key][language].format(**values)
+
+    return t
+
+
+PARKED: dict[Language, str] = {
+    Language.ZH_TW: "很抱歉，同事現在都在忙，{due} 前一定會有人回覆您，客訴單{ticket}會保持開啟。"
+    "這段時間有其他問題，還是可以先問我喔！",
+    Language.EN: "Sorry, everyone is busy right now. A colleague will answer you by {due}, and "
+    "your ticket{ticket} stays open. Meanwhile I can help with anything else.",
+}

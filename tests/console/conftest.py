@@ -1,0 +1,85 @@
+"""The console running for real in the gateway app, with staff of every role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from crm_store.db import make_engine, make_session_factory, session_scope
+from crm_store.models import StaffRole
+from crm_store.staff import create_staff_user
+from crmbot.web import create_app
+from tests.channels.conftest import RunningGateway, running_gateway
+from tests.fakes import FakeTelegram, FakeTwilio
+
+PASSWORD = "correct horse battery staple"
+STAFF = {
+    "agent@shop.test": ("陳小美", StaffRole.AGENT),
+    "agent2@shop.test": ("林大文", StaffRole.AGENT),
+    "marketer@shop.test": ("Mark Lee", StaffRole.MARKETER),
+    "admin@shop.test": ("王店長", StaffRole.ADMIN),
+}
+
+
+@dataclass
+class Console:
+    running: RunningGateway
+    staff_ids: dict[str, int]
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    def browser(self) -> httpx.Client:
+        """A fresh client with its own cookie jar, like a browser nobody signed in to."""
+        return httpx.Client(base_url=self.url, timeout=30, headers={"Accept": "text/html"})
+
+    @contextmanager
+    def signed_in(self, email: str) -> Iterator[httpx.Client]:
+        with self.browser() as client:
+            token = csrf_of(client.get("/console/login").text)
+            response = client.post(
+                "/console/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+            )
+            assert response.status_code == 303, response.text
+            yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def add_staff(database_url: str) -> dict[str, int]:
+    engine = make_engine(database_url)
+    ids = {}
+    with session_scope(make_session_factory(engine)) as session:
+        for email, (name, role) in STAFF.items():
+            user = create_staff_user(
+                session=session,
+                email=email,
+                display_name=name,
+                role=role,
+                password=PASSWORD,
+                actor="test",
+            )
+            ids[email] = user.id
+    engine.dispose()
+    return ids
+
+
+@pytest.fixture
+def console(
+    database_url: str, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
+) -> Iterator[Console]:
+    staff_ids = add_staff(database_url)
+    with running_gateway(
+        database_url, telegram=fake_telegram, twilio=fake_twilio, app_factory=create_app
+    ) as running:
+        yield Console(running=running, staff_ids=staff_ids)

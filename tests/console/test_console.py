@@ -1,0 +1,315 @@
+"""The staff console over HTTP: sessions, roles, CSRF, claiming, replying and finishing.
+
+The console runs in the real gateway app (uvicorn on loopback); the customer writes
+over the fake Telegram, and what the agent sends arrives there. Rasa is down here:
+the bot's side is in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+
+from crm_store.models import (
+    AuditLog,
+    ComplaintCategory,
+    Conversation,
+    ConversationMode,
+    Handoff,
+    HandoffReason,
+    HandoffStatus,
+    Language,
+    SatisfactionSurvey,
+    Ticket,
+    TicketStatus,
+)
+from crm_store.tickets import open_ticket, request_handoff
+from tests.channels.conftest import wait_until
+from tests.console.conftest import PASSWORD, Console, csrf_of
+
+CHAT = 7001
+
+
+def customer_waiting(console: Console, chat_id: int = CHAT, *, with_ticket: bool = True) -> int:
+    """A Telegram customer who wrote in and was handed to staff; returns the handoff id."""
+    running = console.running
+    running.say_on_telegram(chat_id * 10, chat_id, "東西壞了，我要找真人")
+    running.telegram.wait_for_sent(chat_id)  # the holding reply: Rasa is down
+    now = datetime.now(UTC)
+    with running.store() as session, session.begin():
+        conversation = session.scalars(select(Conversation)).all()[-1]
+        customer = conversation.identity.customer
+        ticket = None
+        if with_ticket:
+            ticket = open_ticket(
+                session,
+                customer=customer,
+                conversation=conversation,
+                category=ComplaintCategory.QUALITY,
+                language=Language.ZH_TW,
+                text="東西壞了",
+                now=now,
+            )
+        handoff = request_handoff(
+            session,
+            conversation=conversation,
+            customer=customer,
+            reason=HandoffReason.ASKED_FOR_PERSON,
+            ticket=ticket,
+            now=now,
+        )
+        return handoff.id
+
+
+def console_routes(console: Console) -> list[APIRoute]:
+    """Every route of the console's router, as mounted in the app."""
+    found: list[APIRoute] = []
+    for route in console.running.app.routes:
+        router = getattr(route, "original_router", None)
+        for inner in getattr(router, "routes", []):
+            if isinstance(inner, APIRoute) and inner.path.startswith("/console"):
+                found.append(inner)
+    return [route for route in found if route.path != "/console/login"]
+
+
+def concrete(path: str) -> str:
+    return path.replace("{conversation_id}", "1").replace("{handoff_id}", "1")
+
+
+def test_no_page_or_api_of_the_console_answers_without_a_session(console: Console) -> None:
+    routes = console_routes(console)
+    assert len(routes) >= 12
+    with console.browser() as browser:
+        for route in routes:
+            for method in route.methods:
+                response = browser.request(method, concrete(route.path))
+                if method == "GET":
+                    assert response.status_code == 303, route.path
+                    assert response.headers["location"] == "/console/login"
+                else:
+                    assert response.status_code in (401, 403), (method, route.path)
+        api = browser.get("/console/events", headers={"Accept": "text/event-stream"})
+        assert api.status_code == 401
+
+
+def test_an_agent_gets_403_on_marketer_and_admin_pages(console: Console) -> None:
+    with console.signed_in("agent@shop.test") as agent:
+        assert agent.get("/console").status_code == 200
+        assert agent.get("/console/campaigns").status_code == 403
+        assert agent.get("/console/admin/staff").status_code == 403
+    with console.signed_in("marketer@shop.test") as marketer:
+        assert marketer.get("/console/campaigns").status_code == 200
+        assert marketer.get("/console").status_code == 403
+        assert marketer.get("/console/admin/staff").status_code == 403
+    with console.signed_in("admin@shop.test") as admin:
+        for path in ("/console", "/console/campaigns", "/console/admin/staff"):
+            assert admin.get(path).status_code == 200, path
+
+
+def test_a_form_without_the_csrf_token_is_refused(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    with console.signed_in("agent@shop.test") as agent:
+        refused = agent.post(f"/console/handoffs/{handoff_id}/claim", data={})
+        assert refused.status_code == 403
+        forged = agent.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": "x" * 43})
+        assert forged.status_code == 403
+    with console.running.store() as session:
+        assert session.get_one(Handoff, handoff_id).status is HandoffStatus.WAITING
+    with console.browser() as stranger:
+        stranger.get("/console/login")
+        no_token = stranger.post(
+            "/console/login", data={"email": "agent@shop.test", "password": PASSWORD}
+        )
+        assert no_token.status_code == 403
+
+
+def test_two_agents_claiming_at_once_exactly_one_wins(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    stack = ExitStack()
+    agents = [
+        stack.enter_context(console.signed_in(email))
+        for email in ("agent@shop.test", "agent2@shop.test")
+    ]
+    tokens = [csrf_of(agent.get("/console").text) for agent in agents]
+    start = threading.Barrier(2)
+    results: list[httpx.Response] = [httpx.Response(0)] * 2
+
+    def claim(index: int) -> None:
+        start.wait()
+        results[index] = agents[index].post(
+            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": tokens[index]}
+        )
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(response.status_code for response in results)
+    assert statuses == [303, 409]
+    winner = 0 if results[0].status_code == 303 else 1
+    loser_page = results[1 - winner].text
+    assert ("陳小美" if winner == 0 else "林大文") in loser_page  # who has the customer
+    with console.running.store() as session:
+        handoff = session.get_one(Handoff, handoff_id)
+        winner_email = ["agent@shop.test", "agent2@shop.test"][winner]
+        assert handoff.claimed_by == console.staff_ids[winner_email]
+    stack.close()
+
+
+def test_sign_in_attempts_are_limited(console: Console) -> None:
+    with console.browser() as guesser:
+        token = csrf_of(guesser.get("/console/login").text)
+        for attempt in range(5):
+            wrong = guesser.post(
+                "/console/login",
+                data={
+                    "email": "agent@shop.test",
+                    "password": f"guess {attempt}",
+                    "csrf_token": token,
+                },
+            )
+            assert wrong.status_code == 401
+        blocked = guesser.post(
+            "/console/login",
+            data={"email": "agent@shop.test", "password": PASSWORD, "csrf_token": token},
+        )
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    actions = console.running.query(lambda s: list(s.scalars(select(AuditLog.action))))
+    assert actions.count("staff.sign_in_failed") == 5
+
+
+def test_claim_reply_note_and_resolve_goes_out_over_telegram(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    running = console.running
+    with console.signed_in("agent@shop.test") as agent:
+        token = csrf_of(agent.get("/console").text)
+        claimed = agent.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+        assert claimed.status_code == 303
+        page_url = claimed.headers["location"]
+        conversation_id = int(page_url.rsplit("/", 1)[1])
+        page = agent.get(page_url).text
+        assert "東西壞了，我要找真人" in page and "C-0000" in page
+
+        text = "您好，我是陳小美，我來幫您處理。"
+        sent = agent.post(f"{page_url}/reply", data={"csrf_token": token, "text": text})
+        assert sent.status_code == 303
+        replies = running.telegram.wait_for_sent(CHAT, 2)
+        assert replies[-1]["text"] == text
+        noted = agent.post(f"{page_url}/notes", data={"csrf_token": token, "text": "VIP，小心處理"})
+        assert noted.status_code == 303
+        assert "VIP，小心處理" in agent.get(f"{page_url}/transcript").text
+
+        # The customer answers while the agent has them: no bot, no holding reply.
+        running.say_on_telegram(CHAT * 10 + 1, CHAT, "好的謝謝")
+        wait_until(
+            lambda: "好的謝謝" in agent.get(f"{page_url}/transcript").text, what="customer message"
+        )
+
+        finished = agent.post(
+            f"{page_url}/finish",
+            data={
+                "csrf_token": token,
+                "outcome": "replacement",
+                "agreed_action": "寄出新品",
+                "compensation_kind": "coupon",
+                "compensation_value": "200",
+                "root_cause": "product_defect",
+            },
+        )
+        assert finished.status_code == 303
+    handed_back = running.telegram.wait_for_sent(CHAT, 3)[-1]["text"]
+    assert "陳小美" in handed_back and "機器人" in handed_back
+    assert len(running.telegram.sent_to(CHAT)) == 3  # holding, reply, hand-back: nothing else
+
+    with running.store() as session:
+        handoff = session.get_one(Handoff, handoff_id)
+        assert handoff.status is HandoffStatus.RETURNED_TO_BOT and handoff.finished_at
+        conversation = session.get_one(Conversation, conversation_id)
+        assert conversation.mode is ConversationMode.BOT
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.status is TicketStatus.RESOLVED
+        assert ticket.root_cause == "product_defect" and ticket.compensation_kind == "coupon"
+        survey = session.scalars(select(SatisfactionSurvey)).one()
+        assert survey.due_at > datetime.now(UTC) + timedelta(days=2)
+        actions = list(session.scalars(select(AuditLog.action)))
+    for action in ("staff.sign_in", "handoff.claim", "conversation.reply", "handoff.finish"):
+        assert action in actions
+
+
+def test_an_agent_cannot_reply_to_a_customer_another_agent_has(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    with console.signed_in("agent@shop.test") as first:
+        token = csrf_of(first.get("/console").text)
+        page_url = first.post(
+            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
+        ).headers["location"]
+    with console.signed_in("agent2@shop.test") as second:
+        token = csrf_of(second.get("/console").text)
+        refused = second.post(f"{page_url}/reply", data={"csrf_token": token, "text": "hi"})
+        assert refused.status_code == 409
+    assert len(console.running.telegram.sent_to(CHAT)) == 1  # only the holding reply
+
+
+@pytest.mark.parametrize("path", ["/console", "/console/queue"])
+def test_the_queue_lists_the_waiting_customer(console: Console, path: str) -> None:
+    customer_waiting(console)
+    with console.signed_in("agent@shop.test") as agent:
+        page = agent.get(path).text
+    assert "顧客要求真人" in page and "telegram" in page
+
+
+def test_the_dashboard_charts_complaints_and_offers_the_numbers_as_csv(
+    console: Console,
+) -> None:
+    customer_waiting(console)  # one quality complaint, handed off, still waiting
+    with console.signed_in("marketer@shop.test") as marketer:
+        page = marketer.get("/console/dashboard?weeks=4")
+        assert page.status_code == 200
+        assert page.text.count("<svg") == 3
+        assert "quality" in page.text  # the category stack and its legend
+        complaints = marketer.get("/console/dashboard/complaints.csv?weeks=4")
+        assert complaints.headers["content-type"].startswith("text/csv")
+        rows = complaints.content.decode("utf-8-sig").splitlines()
+        assert rows[0].startswith("week,category,root_cause,count")
+        assert rows[1].endswith(",quality,unknown,1")
+        handoff_rows = marketer.get("/console/dashboard/handoffs.csv").text.splitlines()
+        assert "still_waiting" in handoff_rows[0] and len(handoff_rows) == 2
+        assert marketer.get("/console/dashboard/nothing.csv").status_code == 404
+
+
+def test_an_agent_transfers_a_customer_to_a_colleague(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    with console.signed_in("agent@shop.test") as first:
+        token = csrf_of(first.get("/console").text)
+        page_url = first.post(
+            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
+        ).headers["location"]
+        colleague = console.staff_ids["agent2@shop.test"]
+        moved = first.post(f"{page_url}/transfer", data={"csrf_token": token, "to": colleague})
+        assert moved.status_code == 303
+        refused = first.post(f"{page_url}/reply", data={"csrf_token": token, "text": "hi"})
+        assert refused.status_code == 409
+    with console.signed_in("agent2@shop.test") as second:
+        token = csrf_of(second.get("/console").text)
+        sent = second.post(f"{page_url}/reply", data={"csrf_token": token, "text": "我是林大文"})
+        assert sent.status_code == 303
+    assert console.running.telegram.wait_for_sent(CHAT, 2)[-1]["text"] == "我是林大文"
+    actions = console.running.query(lambda s: list(s.scalars(select(AuditLog.action))))
+    assert "handoff.transfer" in actions
+
+
+def test_the_console_speaks_english_when_asked(console: Console) -> None:
+    with console.signed_in("agent@shop.test") as agent:
+        token = csrf_of(agent.get("/console").text)
+        assert "待處理" in agent.get("/console").text
+        switched = agent.post("/console/language", data={"csrf_token": token, "lang": "en"})
+        assert switched.status_code == 303
+        page = agent.get("/console").text
+        assert "Queue" in page and "Nobody is waiting" in page and 'lang="en"' in page

@@ -1,0 +1,306 @@
+"""The built-in outreach and marketers' campaigns, on a controllable clock.
+
+Every planner takes `now`; nothing sleeps through real hours.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store import outbox
+from crm_store.consent import opt_out
+from crm_store.models import (
+    CampaignStatus,
+    Customer,
+    Language,
+    MessagePurpose,
+    OrderStatus,
+    OutboxMessage,
+    OutboxStatus,
+    SatisfactionSurvey,
+    StaffRole,
+    StaffUser,
+    SurveyStatus,
+)
+from crm_store.orders import record_order
+from crm_store.settings import Settings
+from crm_store.staff import create_staff_user
+from crm_store.surveys import record_score
+from crm_store.tickets import schedule_survey
+from scheduler import builtin, campaigns
+from tests.factories import make_customer, make_product, make_ticket
+
+TAIPEI, LOS_ANGELES = ZoneInfo("Asia/Taipei"), ZoneInfo("America/Los_Angeles")
+SETTINGS = Settings(_env_file=None, shop_name="小島選物", birthday_hour=10)  # type: ignore[call-arg]
+
+
+def queued(session: Session, prefix: str) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.idempotency_key.like(f"{prefix}%"))
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+# --- birthdays --------------------------------------------------------------------------
+
+
+def test_birthdays_are_greeted_on_the_day_in_each_customers_own_zone(session: Session) -> None:
+    taipei = make_customer(
+        session, name="陳美玲", birthday=date(1990, 11, 23), phone="+886912400001"
+    )
+    la = make_customer(
+        session,
+        name="Amy Chen",
+        birthday=date(1985, 11, 23),
+        timezone="America/Los_Angeles",
+        language=Language.EN,
+        telegram_chat_id="9401",
+    )
+    # 10:00 on the 23rd in Taipei is still the 22nd in Los Angeles.
+    morning_in_taipei = datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI)
+    assert builtin.plan_birthdays(session, now=morning_in_taipei, settings=SETTINGS) == 1
+    greeting = queued(session, f"birthday:{taipei.id}:2026")
+    assert len(greeting) == 1 and "美玲" in greeting[0].body and "BDAY-" in greeting[0].body
+    assert greeting[0].not_before == morning_in_taipei
+    # Later the same UTC day it is the 23rd, 07:00, in Los Angeles: queued for 10:00 there.
+    dawn_in_la = datetime(2026, 11, 23, 7, 0, tzinfo=LOS_ANGELES)
+    assert builtin.plan_birthdays(session, now=dawn_in_la, settings=SETTINGS) == 1
+    la_greeting = queued(session, f"birthday:{la.id}:2026")
+    assert la_greeting[0].body.startswith("Happy birthday, Amy!")
+    assert la_greeting[0].not_before == datetime(2026, 11, 23, 10, 0, tzinfo=LOS_ANGELES)
+    assert la_greeting[0].channel.value == "telegram"
+    # Running again changes nothing.
+    assert builtin.plan_birthdays(session, now=dawn_in_la, settings=SETTINGS) == 0
+    assert len(queued(session, "birthday:")) == 2
+
+
+@pytest.mark.parametrize(
+    ("today", "greeted"),
+    [(date(2027, 2, 28), True), (date(2028, 2, 28), False), (date(2028, 2, 29), True)],
+)
+def test_29_february_birthdays_are_greeted_on_28_february_in_other_years(
+    session: Session, today: date, greeted: bool
+) -> None:
+    make_customer(session, birthday=date(2000, 2, 29), phone="+886912400002")
+    noon = datetime(today.year, today.month, today.day, 12, tzinfo=TAIPEI)
+    assert builtin.plan_birthdays(session, now=noon, settings=SETTINGS) == int(greeted)
+
+
+def test_no_greeting_without_marketing_consent(session: Session) -> None:
+    make_customer(
+        session, birthday=date(1990, 11, 23), phone="+886912400003", marketing_consent=False
+    )
+    noon = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    assert builtin.plan_birthdays(session, now=noon, settings=SETTINGS) == 0
+
+
+# --- surveys ----------------------------------------------------------------------------
+
+
+def test_a_survey_is_asked_reminded_once_then_given_up(session: Session) -> None:
+    customer = make_customer(session, phone="+886912400004")
+    resolved = datetime(2026, 11, 20, 12, tzinfo=TAIPEI)
+    ticket = make_ticket(session, customer, now=resolved)
+    survey = schedule_survey(session, ticket, due_at=resolved + timedelta(days=3))
+    assert builtin.plan_surveys(session, now=resolved + timedelta(days=2), settings=SETTINGS) == 0
+    asked_at = resolved + timedelta(days=3, minutes=1)
+    assert builtin.plan_surveys(session, now=asked_at, settings=SETTINGS) == 1
+    asked = queued(session, f"survey:{survey.id}")
+    assert len(asked) == 1 and ticket.reference in asked[0].body
+    assert asked[0].purpose is MessagePurpose.SURVEY
+    assert survey.status is SurveyStatus.SENT
+    builtin.plan_surveys(session, now=asked_at + timedelta(hours=47), settings=SETTINGS)
+    assert survey.status is SurveyStatus.SENT
+    builtin.plan_surveys(session, now=asked_at + timedelta(hours=49), settings=SETTINGS)
+    assert survey.status is SurveyStatus.REMINDED
+    assert [row.idempotency_key for row in queued(session, f"survey:{survey.id}")] == [
+        f"survey:{survey.id}",
+        f"survey:{survey.id}:reminder",
+    ]
+    builtin.plan_surveys(session, now=asked_at + timedelta(hours=98), settings=SETTINGS)
+    assert survey.status is SurveyStatus.EXPIRED
+    assert len(queued(session, f"survey:{survey.id}")) == 2
+
+
+def test_an_answered_survey_gets_no_reminder(session: Session) -> None:
+    customer = make_customer(session, phone="+886912400005")
+    now = datetime(2026, 11, 20, 12, tzinfo=TAIPEI)
+    ticket = make_ticket(session, customer, now=now)
+    survey = schedule_survey(session, ticket, due_at=now)
+    builtin.plan_surveys(session, now=now, settings=SETTINGS)
+    record_score(session, survey, score=5, reply="5", now=now + timedelta(hours=1))
+    builtin.plan_surveys(session, now=now + timedelta(days=3), settings=SETTINGS)
+    assert session.get_one(SatisfactionSurvey, survey.id).status is SurveyStatus.ANSWERED
+    assert len(queued(session, f"survey:{survey.id}")) == 1
+
+
+# --- win-back ---------------------------------------------------------------------------
+
+
+def lapsed(session: Session, phone: str, *, days_ago: int, spent: str) -> Customer:
+    customer = make_customer(session, phone=phone)
+    product = make_product(session, price=spent)
+    record_order(
+        session,
+        customer=customer,
+        number=f"W{phone[-6:]}",
+        placed_at=datetime(2026, 11, 23, tzinfo=UTC) - timedelta(days=days_ago),
+        lines=[(product, 1)],
+        status=OrderStatus.DELIVERED,
+    )
+    return customer
+
+
+def test_win_back_writes_to_the_lapsed_worth_keeping_first_once_per_period(
+    session: Session,
+) -> None:
+    big = lapsed(session, "+886912400006", days_ago=200, spent="9000")
+    small = lapsed(session, "+886912400007", days_ago=200, spent="300")
+    lapsed(session, "+886912400008", days_ago=20, spent="5000")  # still active
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    assert builtin.plan_winback(session, now=now, settings=SETTINGS, limit=1) == 1
+    assert [row.customer_id for row in queued(session, "winback:")] == [big.id]
+    assert builtin.plan_winback(session, now=now + timedelta(days=1), settings=SETTINGS) == 1
+    assert [row.customer_id for row in queued(session, "winback:")] == [big.id, small.id]
+    half_year = now + timedelta(days=SETTINGS.winback_every_days + 1)
+    # Both again, and the third customer, whose last order is now 200 days old too.
+    assert builtin.plan_winback(session, now=half_year, settings=SETTINGS) == 3
+
+
+# --- campaigns --------------------------------------------------------------------------
+
+
+def staff(session: Session, email: str, role: StaffRole) -> StaffUser:
+    return create_staff_user(
+        session=session,
+        email=email,
+        display_name=email.split("@")[0],
+        role=role,
+        password="long enough password",
+        actor="test",
+    )
+
+
+def test_a_campaign_needs_a_second_marketer_or_admin_to_approve(session: Session) -> None:
+    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
+    other = staff(session, "leo@shop.test", StaffRole.MARKETER)
+    agent = staff(session, "amy@shop.test", StaffRole.AGENT)
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    campaign = campaigns.create(
+        session,
+        name="週末特賣",
+        segment={},
+        message_templates={"zh-TW": "{{ first_name }}，週末全館 9 折！", "en": "Hi {{ name }}!"},
+        send_at=now,
+        recurrence=None,
+        by=author,
+        now=now,
+    )
+    with pytest.raises(campaigns.CampaignError, match="other than its author"):
+        campaigns.approve(session, campaign, by=author, now=now)
+    with pytest.raises(campaigns.CampaignError, match="marketers and admins"):
+        campaigns.approve(session, campaign, by=agent, now=now)
+    with pytest.raises(campaigns.CampaignError, match="not approved"):
+        campaigns.schedule(session, campaign, by=author, now=now)
+    campaigns.approve(session, campaign, by=other, now=now)
+    assert campaign.status is CampaignStatus.APPROVED
+    with pytest.raises(campaigns.CampaignError, match="template"):
+        campaigns.create(
+            session,
+            name="bad",
+            segment={},
+            message_templates={"zh-TW": "{{ password }}"},
+            send_at=None,
+            recurrence=None,
+            by=author,
+            now=now,
+        )
+
+
+def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: Session) -> None:
+    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
+    approver = staff(session, "boss@shop.test", StaffRole.ADMIN)
+    yes = [make_customer(session, phone=f"+8869124001{n:02d}") for n in range(5)]
+    make_customer(session, phone="+886912400190", marketing_consent=False)
+    leaving = make_customer(session, phone="+886912400191")
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    campaign = campaigns.create(
+        session,
+        name="新品上市",
+        segment={},
+        message_templates={"zh-TW": "{{ first_name }} 您好，新品上市！"},
+        send_at=now + timedelta(hours=1),
+        recurrence=None,
+        by=author,
+        now=now,
+    )
+    campaigns.approve(session, campaign, by=approver, now=now)
+    campaigns.schedule(session, campaign, by=author, now=now)
+    assert campaigns.start_due(session, now=now, shop="shop") == {}
+    started = campaigns.start_due(session, now=now + timedelta(hours=1), shop="shop")
+    assert started == {campaign.id: 6}
+    assert campaign.status is CampaignStatus.RUNNING
+    assert campaigns.start_due(session, now=now + timedelta(hours=2), shop="shop") == {}
+    rows = queued(session, f"campaign:{campaign.id}:")
+    assert len(rows) == 6 and len({row.customer_id for row in rows}) == 6
+    assert all(row.body.endswith("您好，新品上市！") for row in rows)
+
+    # One opts out between planning and sending; the rest are sent.
+    opt_out(leaving.identities[0], now=now + timedelta(hours=1, minutes=1))
+    for row in rows:
+        if row.customer_id == leaving.id:
+            outbox.mark_cancelled(session, row.id, reason="opted out", now=now)
+        else:
+            outbox.mark_sent(
+                session, row.id, provider_id=f"SM{row.id}", now=now + timedelta(hours=1)
+            )
+    record_order(
+        session,
+        customer=yes[0],
+        number="N0000001",
+        placed_at=now + timedelta(days=2),
+        lines=[(make_product(session, price="500"), 1)],
+        status=OrderStatus.PAID,
+    )
+    assert campaigns.finish_done(session, now=now + timedelta(hours=3)) == [campaign.id]
+    result = campaigns.report(session, campaign)
+    assert (result.audience, result.sent, result.skipped, result.converted) == (6, 5, 1, 1)
+    assert result.status == "done"
+    assert Decimal(yes[0].total_spent) > 0
+
+
+def test_pausing_holds_and_cancelling_drops_unsent_messages(session: Session) -> None:
+    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
+    approver = staff(session, "leo@shop.test", StaffRole.MARKETER)
+    for n in range(3):
+        make_customer(session, phone=f"+8869124002{n:02d}")
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    campaign = campaigns.create(
+        session,
+        name="x",
+        segment={},
+        message_templates={"zh-TW": "hi"},
+        send_at=now,
+        recurrence=None,
+        by=author,
+        now=now,
+    )
+    campaigns.approve(session, campaign, by=approver, now=now)
+    campaigns.schedule(session, campaign, by=author, now=now)
+    campaigns.start_due(session, now=now, shop="shop")
+    campaigns.pause(session, campaign, by=author, now=now)
+    assert outbox.claim_due(session, worker="w", now=now + timedelta(days=30), limit=10) == []
+    campaigns.resume(session, campaign, by=author, now=now)
+    assert campaign.status is CampaignStatus.RUNNING
+    campaigns.cancel(session, campaign, by=author, now=now)
+    statuses = {row.status for row in queued(session, f"campaign:{campaign.id}:")}
+    assert statuses == {OutboxStatus.CANCELLED}
