@@ -79,6 +79,7 @@ bench: setup ## Run the benchmarks (prints figures; never fails the build)
 	$(PY) -m bench.store
 	$(PY) -m bench.gateway
 	$(PY) -m bench.handoff
+	$(PY) -m bench.campaign
 
 clean: ## Remove both environments, the trained model and var/
 	rm -rf $(VENV) $(RASA_VENV) bot/models/*.tar.gz $(MODEL_STAMP) var/

@@ -122,6 +122,10 @@ class Dispatcher:
     async def _send_one(self, identity: ChannelIdentity, row: outbox.Claimed) -> bool:
         """Send one row; False when the rest of this customer's rows must wait."""
         channel = identity.channel
+        if not await asyncio.to_thread(self._touch, row.outbox_id):
+            log.warning("outbox row %d was taken over by another dispatcher", row.outbox_id)
+            self._metrics.outbound.labels(channel, "taken_over").inc()
+            return True
         decision = await asyncio.to_thread(self._check, identity, row)
         if decision.hold_until is not None:
             await asyncio.to_thread(
@@ -140,10 +144,16 @@ class Dispatcher:
             self._metrics.outbound.labels(channel, "cancelled").inc()
             return True
         buttons = [button["title"] for button in (row.payload or {}).get("buttons", [])]
+        outgoing = Outgoing(address=identity.address, text=row.body, buttons=buttons)
+        sender = self._senders[channel]
         try:
-            provider_id = await self._senders[channel].send(
-                Outgoing(address=identity.address, text=row.body, buttons=buttons)
-            )
+            provider_id = None
+            if row.interrupted and row.created_at is not None:
+                provider_id = await sender.find_sent(outgoing, since=row.created_at)
+            if provider_id is None:
+                provider_id = await sender.send(outgoing)
+            else:
+                log.info("outbox row %d had gone out before an interruption", row.outbox_id)
         except TemporaryFailure as failure:
             delay = (
                 failure.retry_after
@@ -173,6 +183,10 @@ class Dispatcher:
 
     def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
         self._in_session(mark, outbox_id, now=self._clock(), **values)
+
+    def _touch(self, outbox_id: int) -> bool:
+        with session_scope(self._factory) as session:
+            return outbox.touch(session, outbox_id, worker=self._worker, now=self._clock())
 
     def _in_session(self, work: Callable[..., None], outbox_id: int, **values: object) -> None:
         with session_scope(self._factory) as session:

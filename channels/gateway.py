@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -71,6 +71,7 @@ class Gateway:
             policy=settings.sending_policy,
             purposes=None if settings.gateway_sends_everything else REPLIES,
             clock=clock,
+            lease=timedelta(seconds=settings.send_lease_seconds),
         )
         self.workers = ConversationWorkers(
             self.router,

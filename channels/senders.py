@@ -16,9 +16,13 @@ import asyncio
 import logging
 import os
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import requests
@@ -77,6 +81,11 @@ class Sender(Protocol):
 
     async def send(self, message: Outgoing) -> str | None: ...
 
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
+        """The provider's id of `message` if it was already sent after `since`; None when
+        it was not, or the provider cannot tell (then it is sent again)."""
+        ...
+
 
 def split_for_channel(channel: Channel, text: str) -> list[str]:
     """A text in the parts `channel` takes in one message each."""
@@ -85,6 +94,50 @@ def split_for_channel(channel: Channel, text: str) -> list[str]:
     if channel is Channel.SMS:
         return split_text(text, MAX_MESSAGE_CHARS)
     return [text.strip()]
+
+
+class Pacer:
+    """Keeps sending within `rate` units in any one-second window, evenly spaced.
+
+    Sends are spaced at a little under the rate, and a send waits while the units
+    finished in the last second plus those still in flight would reach the rate. A
+    provider counting arrivals in any one-second window therefore never sees more
+    than the rate, however the network or a busy thread bunches requests up.
+    """
+
+    HEADROOM = 0.01
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._interval = 1 / (rate * (1 - self.HEADROOM))
+        self._next = 0.0
+        self._finished: deque[float] = deque()
+        self._in_flight = 0
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def slot(self, amount: int = 1) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            while True:
+                now = loop.time()
+                while self._finished and self._finished[0] <= now - 1.0:
+                    self._finished.popleft()
+                busy = len(self._finished) + self._in_flight
+                if busy + amount <= max(self._rate, amount):
+                    break
+                wait = self._finished[0] + 1.0 - now if self._finished else 0.005
+                await asyncio.sleep(max(wait, 0.001))
+            start = max(now, self._next)
+            self._next = start + amount * self._interval
+            self._in_flight += amount
+        try:
+            if start > now:
+                await asyncio.sleep(start - now)
+            yield
+        finally:
+            self._in_flight -= amount
+            self._finished.extend([loop.time()] * amount)
 
 
 class _PerKeyLimiters:
@@ -107,7 +160,7 @@ class TelegramSender:
 
     def __init__(self, *, token: str, base_url: str, messages_per_second: float) -> None:
         self.bot = Bot(token, base_url=base_url)
-        self._overall = AsyncLimiter(messages_per_second, 1)
+        self._overall = Pacer(messages_per_second)
         self._per_chat = _PerKeyLimiters(3, 3)
 
     async def start(self) -> None:
@@ -130,7 +183,7 @@ class TelegramSender:
             if message.buttons
             else None
         )
-        async with self._per_chat[message.address], self._overall:
+        async with self._per_chat[message.address], self._overall.slot():
             try:
                 sent = await self.bot.send_message(
                     chat_id=message.address, text=message.text, reply_markup=markup
@@ -145,6 +198,9 @@ class TelegramSender:
             except TelegramError as error:  # network trouble, 5xx, timeouts
                 raise TemporaryFailure(error.message) from error
         return str(sent.message_id)
+
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
+        return None  # the Bot API cannot list what a bot sent
 
 
 def _seconds(error: RetryAfter) -> float:
@@ -177,10 +233,13 @@ class TwilioSender:
         segments_per_second: float,
     ) -> None:
         self._from, self._status_callback = from_number, status_callback
-        self._segments = AsyncLimiter(segments_per_second, 1)
+        self._segments = Pacer(segments_per_second)
         # twilio's own requests-based client, run in worker threads: its aiohttp client
         # uses an API aiohttp has deprecated.
         self._http = TwilioHttpClient(timeout=30)
+        # Its own threads: a request never waits behind database work for a free one,
+        # which would bunch requests up and push a second over the provider's limit.
+        self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="twilio")
         self._client = TwilioClient(account_sid, auth_token, http_client=self._http)
         self._client.api.base_url = base_url
 
@@ -188,19 +247,23 @@ class TwilioSender:
         return None
 
     async def close(self) -> None:
+        self._threads.shutdown(wait=False)
         if self._http.session is not None:
             self._http.session.close()
 
     async def send(self, message: Outgoing) -> str | None:
-        await self._take(count_segments(message.text).segments)
         try:
-            sent = await asyncio.to_thread(
-                self._client.messages.create,
-                to=message.address,
-                from_=self._from,
-                body=message.text,
-                status_callback=self._status_callback,
-            )
+            async with self._segments.slot(count_segments(message.text).segments):
+                sent = await asyncio.get_running_loop().run_in_executor(
+                    self._threads,
+                    partial(
+                        self._client.messages.create,
+                        to=message.address,
+                        from_=self._from,
+                        body=message.text,
+                        status_callback=self._status_callback,
+                    ),
+                )
         except TwilioRestException as error:
             if error.status == 429 or error.status >= 500:
                 raise TemporaryFailure(f"Twilio {error.status}: {error.msg}") from error
@@ -213,12 +276,27 @@ class TwilioSender:
             raise TemporaryFailure(f"Twilio unreachable: {error!r}") from error
         return str(sent.sid)
 
-    async def _take(self, segments: int) -> None:
-        # The limiter refuses more than its rate at once; a long text waits in slices.
-        while segments > 0:
-            now = min(segments, max(1, int(self._segments.max_rate)))
-            await self._segments.acquire(now)
-            segments -= now
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
+        """Twilio keeps a log of sent messages: look for this one there."""
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(
+                self._threads,
+                partial(
+                    self._client.messages.list,
+                    to=message.address,
+                    from_=self._from,
+                    date_sent_after=since,
+                    limit=50,
+                ),
+            )
+        except (TwilioRestException, requests.RequestException) as error:
+            raise TemporaryFailure(f"Twilio log not readable: {error}") from error
+        earliest = since - timedelta(minutes=1)  # the provider's clock may differ a little
+        for sent in found:
+            created = sent.date_created
+            if sent.body == message.text and (created is None or created >= earliest):
+                return str(sent.sid)
+        return None
 
 
 class LogSender:
@@ -237,6 +315,9 @@ class LogSender:
         log.info("[%s → %s] %s", self.channel, message.address, message.text)
         return f"log-{uuid.uuid4().hex[:16]}"
 
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
+        return None
+
 
 class WebChatSender:
     """The web chat page reads replies from the store; delivering is recording."""
@@ -250,6 +331,9 @@ class WebChatSender:
         return None
 
     async def send(self, message: Outgoing) -> str | None:
+        return None
+
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
         return None
 
 

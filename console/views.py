@@ -28,7 +28,7 @@ from channels.routing import send_text, sender_id
 from console import auth, charts
 from console.policy import console_policy
 from console.texts import CANNED, HANDED_BACK, translator
-from crm_store import handoffs, reports
+from crm_store import campaigns, handoffs, reports, segments
 from crm_store.analytics import lifetime_value
 from crm_store.audit import record_audit
 from crm_store.customers import open_tickets, recent_orders
@@ -587,13 +587,153 @@ def router(services: Services) -> APIRouter:
 
     # --- other roles' pages ----------------------------------------------------------
 
-    @routes.get("/campaigns", response_class=HTMLResponse)
-    async def campaigns(request: Request, user: StaffUser = marketer) -> HTMLResponse:
-        def load() -> list[Campaign]:
-            with services.factory(request)() as session:
-                return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+    # --- marketers' campaigns -------------------------------------------------------
 
-        return page(request, "campaigns.html", user, campaigns=await asyncio.to_thread(load))
+    def campaigns_page(request: Request, user: StaffUser, **context: Any) -> HTMLResponse:
+        with services.factory(request)() as session:
+            rows = list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+        status = 400 if context.get("error") else 200
+        return page(request, "campaigns.html", user, status=status, campaigns=rows, **context)
+
+    @routes.get("/campaigns", response_class=HTMLResponse)
+    async def campaign_list(request: Request, user: StaffUser = marketer) -> HTMLResponse:
+        return await asyncio.to_thread(campaigns_page, request, user, form={})
+
+    @routes.post("/campaigns", response_model=None)
+    async def campaign_create(
+        request: Request,
+        name: Annotated[str, Form()],
+        segment: Annotated[str, Form()] = "{}",
+        template_zh: Annotated[str, Form()] = "",
+        template_en: Annotated[str, Form()] = "",
+        send_at: Annotated[str, Form()] = "",
+        recurrence: Annotated[str, Form()] = "",
+        user: StaffUser = marketer,
+    ) -> Response:
+        form = {
+            "name": name,
+            "segment": segment,
+            "template_zh": template_zh,
+            "template_en": template_en,
+            "send_at": send_at,
+            "recurrence": recurrence,
+        }
+
+        def work() -> int | str:
+            try:
+                chosen = json.loads(segment or "{}")
+                if not isinstance(chosen, dict):
+                    return 'segment: write a JSON object, e.g. {"tiers": ["gold"]}'
+                when = None
+                if send_at:
+                    zone = services.settings.opening_hours.timezone
+                    when = datetime.fromisoformat(send_at).replace(tzinfo=zone)
+            except ValueError as error:
+                return str(error)
+            templates = {
+                language: text
+                for language, text in (("zh-TW", template_zh), ("en", template_en))
+                if text.strip()
+            }
+            with session_scope(services.factory(request)) as session:
+                try:
+                    created = campaigns.create(
+                        session,
+                        name=name,
+                        segment=chosen,
+                        message_templates=templates,
+                        send_at=when,
+                        recurrence=recurrence.strip() or None,
+                        by=user,
+                        now=utc_now(),
+                    )
+                except campaigns.CampaignError as error:
+                    session.rollback()
+                    return str(error)
+                return created.id
+
+        result = await asyncio.to_thread(work)
+        if isinstance(result, str):
+            return await asyncio.to_thread(campaigns_page, request, user, form=form, error=result)
+        return RedirectResponse(f"/console/campaigns/{result}", status_code=303)
+
+    def campaign_context(request: Request, campaign_id: int) -> dict[str, Any]:
+        with services.factory(request)() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise HTTPException(status_code=404, detail="no such campaign")
+            shown = segments.preview(
+                session,
+                segments.Segment.from_dict(campaign.segment),
+                campaign.templates,
+                now=utc_now(),
+                shop=services.settings.shop_name,
+            )
+            result = campaigns.report(session, campaign)
+            names = {
+                u.id: u.display_name
+                for u in session.scalars(
+                    select(StaffUser).where(
+                        StaffUser.id.in_([campaign.created_by or 0, campaign.approved_by or 0])
+                    )
+                )
+            }
+        measures = ("sent", "delivered", "failed", "skipped", "replied", "opted_out", "converted")
+        chart = charts.bar_chart(
+            {name.replace("_", " "): {name: float(getattr(result, name))} for name in measures},
+            title=campaign.name,
+            no_data="—",
+        )
+        return {
+            "campaign": campaign,
+            "preview": shown,
+            "report": result,
+            "chart": chart,
+            "author": names.get(campaign.created_by or 0),
+            "approver": names.get(campaign.approved_by or 0),
+            "segment_json": json.dumps(campaign.segment, ensure_ascii=False),
+        }
+
+    @routes.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+    async def campaign_page(
+        request: Request, campaign_id: int, user: StaffUser = marketer
+    ) -> HTMLResponse:
+        context = await asyncio.to_thread(campaign_context, request, campaign_id)
+        return page(request, "campaign.html", user, **context)
+
+    steps = {
+        "approve": campaigns.approve,
+        "schedule": campaigns.schedule,
+        "pause": campaigns.pause,
+        "resume": campaigns.resume,
+        "cancel": campaigns.cancel,
+    }
+
+    @routes.post("/campaigns/{campaign_id}/{action}", response_model=None)
+    async def campaign_action(
+        request: Request, campaign_id: int, action: str, user: StaffUser = marketer
+    ) -> Response:
+        step = steps.get(action)
+        if step is None:
+            raise HTTPException(status_code=404, detail=f"no action {action!r}")
+
+        def work() -> str | None:
+            with session_scope(services.factory(request)) as session:
+                campaign = session.get(Campaign, campaign_id)
+                if campaign is None:
+                    raise HTTPException(status_code=404, detail="no such campaign")
+                try:
+                    step(session, campaign, by=user, now=utc_now())
+                except campaigns.CampaignError as error:
+                    session.rollback()
+                    return str(error)
+            return None
+
+        error = await asyncio.to_thread(work)
+        if error is not None:
+            context = await asyncio.to_thread(campaign_context, request, campaign_id)
+            return page(request, "campaign.html", user, status=409, error=error, **context)
+        return RedirectResponse(f"/console/campaigns/{campaign_id}", status_code=303)
 
     @routes.get("/admin/staff", response_class=HTMLResponse)
     async def staff_page(request: Request, user: StaffUser = admin) -> HTMLResponse:

@@ -115,6 +115,9 @@ class Claimed:
     payload: dict[str, Any] | None
     attempts: int
     campaign_id: int | None = None
+    # Claimed before by a dispatcher that died mid-send: it may have reached the provider.
+    interrupted: bool = False
+    created_at: datetime | None = None
 
 
 def claim_due(
@@ -163,21 +166,51 @@ def claim_due(
             payload=row.payload,
             attempts=row.attempts,
             campaign_id=row.campaign_id,
+            interrupted=row.last_error == INTERRUPTED,
+            created_at=row.created_at,
         )
         for row in rows
         if row.status == OutboxStatus.SENDING
     ]
 
 
+INTERRUPTED = "interrupted while sending"
+
+
+def touch(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
+    """Renew `worker`'s claim on a row right before sending it; False when the claim
+    was lost (another dispatcher took the row over after the lease ran out).
+
+    A batch can wait long behind a provider's rate limit; renewing the claim per row
+    makes the lease measure one send, not the whole batch.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(claimed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
-    """Put rows back whose dispatcher died while sending; returns how many."""
+    """Put rows back whose dispatcher died while sending; returns how many.
+
+    They are marked, so that the next dispatcher asks the provider whether the message
+    went out before sending it again.
+    """
     result = session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.status == OutboxStatus.SENDING,
             OutboxMessage.claimed_at < now - lease,
         )
-        .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+        .values(
+            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, last_error=INTERRUPTED
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

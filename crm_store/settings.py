@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = Field(default=30.0, gt=0)
     # How often a failed send is retried (with backoff) before it counts as failed.
     send_max_attempts: int = Field(default=8, ge=1)
+    # A message claimed this long ago by a dispatcher that never finished is tried again
+    # (after asking the provider, where it can tell, whether it went out).
+    send_lease_seconds: int = Field(default=300, ge=1)
+    # How often the scheduler plans (birthdays, surveys, win-back, campaigns).
+    scheduler_plan_seconds: float = Field(default=60, gt=0)
 
     # Outreach. Unsolicited messages wait out each customer's quiet hours (their zone).
     quiet_hours: str = "21:00-09:00"

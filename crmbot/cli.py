@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +25,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import migrate
+from crm_store import campaigns, migrate, segments
 from crm_store.analytics import lifetime_value, rfm_scores
 from crm_store.customer_csv import ImportFailed, import_customers, write_customers_csv
 from crm_store.customers import (
@@ -40,7 +40,6 @@ from crm_store.demo import load_demo_data, store_has_customers
 from crm_store.models import Campaign, Language, StaffRole, StaffUser
 from crm_store.settings import PROJECT_ROOT, Settings, get_settings
 from crm_store.staff import StaffUserExists, WeakPassword, create_staff_user
-from scheduler import campaigns, segments
 
 CLI_ACTOR = "cli"
 MAX_PROBLEMS_SHOWN = 200
@@ -543,10 +542,23 @@ def campaign_list() -> None:
 
 
 @campaign_app.command("report")
-def campaign_report(campaign_id: int) -> None:
-    """Audience, sent, delivered, failed, replied, opted out, converted."""
+def campaign_report(
+    campaign_id: Annotated[
+        str, typer.Argument(help="A campaign's id, or birthday, survey or winback.")
+    ],
+    days: Annotated[int, typer.Option(help="For the built-in ones: the last N days.")] = 30,
+) -> None:
+    """Audience, sent, delivered, failed, replied, opted out, converted (won back)."""
     with store_session(get_settings()) as session:
-        result = campaigns.report(session, campaign_by_id(session, campaign_id))
+        if campaign_id.isdigit():
+            result = campaigns.report(session, campaign_by_id(session, int(campaign_id)))
+        else:
+            try:
+                result = campaigns.built_in_report(
+                    session, campaign_id, since=datetime.now(UTC) - timedelta(days=days)
+                )
+            except campaigns.CampaignError as error:
+                raise fail(str(error)) from error
     table = Table(
         "measure", "count", title=f"#{result.campaign_id} {result.name} ({result.status})"
     )

@@ -32,7 +32,7 @@ from crm_store.models import (
 )
 from crm_store.outbox import enqueue
 from crm_store.settings import Settings
-from scheduler.templates import first_name
+from crm_store.templates import first_name
 
 BIRTHDAY = {
     Language.ZH_TW: "{name}，生日快樂！🎂 {shop} 祝您有美好的一年。{coupon}",

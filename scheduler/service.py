@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,10 +32,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.dispatch import Dispatcher
 from channels.metrics import Metrics
 from channels.senders import build_senders
+from crm_store import campaigns
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import MessagePurpose
 from crm_store.settings import Settings, get_settings
-from scheduler import builtin, campaigns
+from scheduler import builtin
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def tick() -> None:
         log.info("planned: %s", done)
 
 
-async def serve(settings: Settings, *, plan_every: float = 60.0) -> None:
+async def serve(settings: Settings) -> None:
     global _process
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
@@ -137,12 +138,15 @@ async def serve(settings: Settings, *, plan_every: float = 60.0) -> None:
         max_attempts=settings.send_max_attempts,
         policy=settings.sending_policy,
         purposes=OUTREACH,
+        lease=timedelta(seconds=settings.send_lease_seconds),
+        # Campaigns come in thousands: fewer, bigger claims keep the provider busy.
+        batch_size=500,
     )
     jobs = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=engine)}, timezone=UTC)
     jobs.add_job(
         tick,
         "interval",
-        seconds=plan_every,
+        seconds=settings.scheduler_plan_seconds,
         id="outreach",
         replace_existing=True,
         coalesce=True,

@@ -140,3 +140,14 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 def fake_twilio() -> Iterator[FakeTwilio]:
     with FakeTwilio() as twilio:
         yield twilio
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database only (for tests about PostgreSQL's locking)."""
+    name = f"crmbot_test_{uuid.uuid4().hex[:10]}"
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+    with _postgres_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -29,6 +29,7 @@ import time
 import traceback
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -812,9 +813,18 @@ class FakeTwilio(_LoopbackServer):
     """
 
     def __init__(
-        self, account_sid: str = TWILIO_ACCOUNT_SID, auth_token: str = TWILIO_AUTH_TOKEN
+        self,
+        account_sid: str = TWILIO_ACCOUNT_SID,
+        auth_token: str = TWILIO_AUTH_TOKEN,
+        *,
+        messages_per_second: float | None = None,
     ) -> None:
+        """`messages_per_second`: refuse (429) a message that would make more than that many
+        in the last second, as a provider enforcing its limit does."""
         super().__init__()
+        self.messages_per_second = messages_per_second
+        self.rate_limited = 0
+        self._accepted_at: deque[float] = deque()
         if not re.fullmatch(r"AC[0-9a-f]{32}", account_sid):
             raise ValueError(f"not a Twilio account SID: {account_sid!r}")
         self.account_sid = account_sid
@@ -955,6 +965,8 @@ class FakeTwilio(_LoopbackServer):
         prefix = f"{_API}/Accounts/{self.account_sid}/Messages"
         if method == "POST" and path == f"{prefix}.json":
             return self._create_message(fields)
+        if method == "GET" and path == f"{prefix}.json":
+            return self._list_messages(prefix, fields)
         fetch = re.fullmatch(re.escape(prefix) + r"/(SM[0-9a-f]{32})\.json", path)
         if method == "GET" and fetch:
             with self._cond:
@@ -978,11 +990,56 @@ class FakeTwilio(_LoopbackServer):
                 return self._error(400, 21610)
         return None
 
+    def _list_messages(self, prefix: str, fields: dict[str, str]) -> _Reply:
+        """Messages read back, filtered by To and From as Twilio does (one page, newest first).
+
+        The date filters are accepted and ignored: every message here is from today.
+        """
+        with self._cond:
+            found = [
+                dict(resource)
+                for resource in reversed(self._resources.values())
+                if (not fields.get("To") or resource["to"] == fields["To"])
+                and (not fields.get("From") or resource["from"] == fields["From"])
+            ]
+        page_size = int(fields.get("PageSize", "50"))
+        found = found[:page_size]
+        uri = f"{prefix}.json?PageSize={page_size}&Page=0"
+        return _json_reply(
+            200,
+            {
+                "messages": found,
+                "page": 0,
+                "page_size": page_size,
+                "start": 0,
+                "end": max(0, len(found) - 1),
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            },
+        )
+
+    def _over_the_limit(self) -> bool:
+        if self.messages_per_second is None:
+            return False
+        with self._cond:
+            now = time.monotonic()
+            while self._accepted_at and self._accepted_at[0] <= now - 1.0:
+                self._accepted_at.popleft()
+            if len(self._accepted_at) >= self.messages_per_second:
+                self.rate_limited += 1
+                return True
+            self._accepted_at.append(now)
+            return False
+
     def _create_message(self, fields: dict[str, str]) -> _Reply:
         to = fields.get("To")
         failure = self._programmed_failure(to)
         if failure is not None:
             return failure
+        if self._over_the_limit():
+            return self._error(429, 20429)
         sender = fields.get("From") or None
         service = fields.get("MessagingServiceSid") or None
         body = fields.get("Body", "")

@@ -40,7 +40,7 @@ def customer_waiting(console: Console, chat_id: int = CHAT, *, with_ticket: bool
     """A Telegram customer who wrote in and was handed to staff; returns the handoff id."""
     running = console.running
     running.say_on_telegram(chat_id * 10, chat_id, "東西壞了，我要找真人")
-    running.telegram.wait_for_sent(chat_id)  # the holding reply: Rasa is down
+    running.telegram.wait_for_sent(chat_id, timeout=30)  # the holding reply: Rasa is down
     now = datetime.now(UTC)
     with running.store() as session, session.begin():
         conversation = session.scalars(select(Conversation)).all()[-1]
@@ -152,7 +152,7 @@ def test_two_agents_claiming_at_once_exactly_one_wins(console: Console) -> None:
     for thread in threads:
         thread.join()
     statuses = sorted(response.status_code for response in results)
-    assert statuses == [303, 409]
+    assert statuses == [303, 409], [(r.status_code, r.text[-500:]) for r in results]
     winner = 0 if results[0].status_code == 303 else 1
     loser_page = results[1 - winner].text
     assert ("陳小美" if winner == 0 else "林大文") in loser_page  # who has the customer

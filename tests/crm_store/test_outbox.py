@@ -38,6 +38,7 @@ from crm_store.outbox import (
     next_due,
     record_delivery_status,
     release_stale,
+    touch,
 )
 from tests.conftest import POSTGRES_URL, _postgres_admin
 from tests.factories import utc
@@ -641,3 +642,16 @@ def test_two_dispatchers_claiming_at_once_share_the_rows_without_overlap(
         owner = {r.id: r.claimed_by for r in rows}
         assert {owner[i] for i in first} == {"w1"}
         assert {owner[i] for i in second} == {"w2"}
+
+
+def test_a_dispatcher_whose_claim_was_taken_over_cannot_renew_it(session: Session) -> None:
+    identity = new_identity(session)
+    queue(session, identity, "slow")
+    session.commit()
+    claim_due(session, worker="slow-one", now=NOW, limit=1)
+    assert touch(session, row(session, "slow").id, worker="slow-one", now=NOW + MINUTE)
+    release_stale(session, now=NOW + 10 * MINUTE, lease=5 * MINUTE)
+    taken = claim_due(session, worker="other", now=NOW + 10 * MINUTE, limit=1)
+    assert [c.body for c in taken] == ["hello"] and taken[0].interrupted
+    assert not touch(session, taken[0].outbox_id, worker="slow-one", now=NOW + 11 * MINUTE)
+    assert touch(session, taken[0].outbox_id, worker="other", now=NOW + 11 * MINUTE)

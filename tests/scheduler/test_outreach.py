@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store import outbox
+from crm_store import campaigns, outbox
 from crm_store.consent import opt_out
 from crm_store.models import (
     CampaignStatus,
@@ -33,7 +33,7 @@ from crm_store.settings import Settings
 from crm_store.staff import create_staff_user
 from crm_store.surveys import record_score
 from crm_store.tickets import schedule_survey
-from scheduler import builtin, campaigns
+from scheduler import builtin
 from tests.factories import make_customer, make_product, make_ticket
 
 TAIPEI, LOS_ANGELES = ZoneInfo("Asia/Taipei"), ZoneInfo("America/Los_Angeles")
@@ -304,3 +304,24 @@ def test_pausing_holds_and_cancelling_drops_unsent_messages(session: Session) ->
     campaigns.cancel(session, campaign, by=author, now=now)
     statuses = {row.status for row in queued(session, f"campaign:{campaign.id}:")}
     assert statuses == {OutboxStatus.CANCELLED}
+
+
+def test_a_purchase_after_a_win_back_message_counts_as_won_back(session: Session) -> None:
+    gone = lapsed(session, "+886912400301", days_ago=200, spent="4000")
+    lapsed(session, "+886912400302", days_ago=200, spent="3000")
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    assert builtin.plan_winback(session, now=now, settings=SETTINGS) == 2
+    for row in queued(session, "winback:"):
+        outbox.mark_sent(session, row.id, provider_id=f"SM{row.id}", now=now)
+    record_order(
+        session,
+        customer=gone,
+        number="B0000001",
+        placed_at=now + timedelta(days=3),
+        lines=[(make_product(session, price="800"), 1)],
+        status=OrderStatus.PAID,
+    )
+    result = campaigns.built_in_report(session, "winback", since=now - timedelta(days=1))
+    assert (result.sent, result.converted) == (2, 1)
+    with pytest.raises(campaigns.CampaignError, match="choose from"):
+        campaigns.built_in_report(session, "spam", since=now)

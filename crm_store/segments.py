@@ -2,9 +2,11 @@
 
 A campaign stores its segment as JSON (`Campaign.segment`); `Segment.from_dict` turns
 that into checked filters and says plainly what is wrong with a hand-edited one. The
-audience is worked out in one SQL query that returns only ids, channel and language,
-because a campaign may pick 100,000 recipients out of a million customers and loading
-each as an ORM object would take minutes.
+audience is worked out in SQL (one query, plus a few small ones for `min_rfm`) that
+returns only ids, channel and language: a campaign may pick 100,000 recipients out of
+a million customers, and loading each as an ORM object would take minutes. On a
+million customers in SQLite a 100,000-recipient audience takes about 1–1.5 s, with
+`min_rfm` about 3 s.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
-from scheduler.templates import InvalidTemplate, check, context_for, render
+from crm_store.templates import InvalidTemplate, check, context_for, render
 
 # Web chat visitors are anonymous page sessions that only see replies while the page is
 # open, so campaigns go out on Telegram and SMS only; Telegram first, as it costs nothing.
@@ -399,7 +401,7 @@ def _pick_samples(recipients: Sequence[Recipient], count: int) -> list[Recipient
     chosen: dict[int, Recipient] = {}
     seen_languages: set[Language] = set()
     for recipient in recipients:
-        if len(chosen) >= count:
+        if len(chosen) >= count or len(seen_languages) == len(Language):
             break
         if recipient.language not in seen_languages:
             seen_languages.add(recipient.language)

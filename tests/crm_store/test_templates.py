@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from crm_store.models import Customer, Language, Tier
-from scheduler.templates import FIELDS, InvalidTemplate, check, context_for, first_name, render
+from crm_store.templates import FIELDS, InvalidTemplate, check, context_for, first_name, render
 from tests.factories import utc
 
 

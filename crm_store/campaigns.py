@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from crm_store import segments, templates
 from crm_store.audit import record_audit
 from crm_store.bulk import bulk_insert
 from crm_store.models import (
@@ -38,7 +39,6 @@ from crm_store.models import (
     StaffUser,
 )
 from crm_store.outbox import PRIORITY
-from scheduler import segments, templates
 
 # Where paused campaign messages wait: far beyond any real send time.
 PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
@@ -279,11 +279,43 @@ class CampaignReport:
 def report(session: Session, campaign: Campaign) -> CampaignReport:
     """What the campaign achieved: a reply within 3 days of the message, an opt-out after
     it, an order within 14 days counts as converted."""
+    return _report(
+        session,
+        OutboxMessage.campaign_id == campaign.id,
+        campaign_id=campaign.id,
+        name=campaign.name,
+        status=campaign.status.value,
+    )
+
+
+BUILT_IN = ("birthday", "survey", "winback")
+
+
+def built_in_report(session: Session, kind: str, *, since: datetime) -> CampaignReport:
+    """The same figures for the built-in outreach since `since` (for win-back,
+    "converted" is a customer won back: an order within 14 days of the message)."""
+    if kind not in BUILT_IN:
+        raise CampaignError(f"no built-in outreach {kind!r}; choose from {', '.join(BUILT_IN)}")
+    return _report(
+        session,
+        and_(
+            OutboxMessage.idempotency_key.like(f"{kind}:%"),
+            OutboxMessage.created_at >= since,
+        ),
+        campaign_id=0,
+        name=kind,
+        status="built-in",
+    )
+
+
+def _report(
+    session: Session, rows: Any, *, campaign_id: int, name: str, status: str
+) -> CampaignReport:
     statuses = Counter(
         dict(
             session.execute(
                 select(OutboxMessage.status, func.count())
-                .where(OutboxMessage.campaign_id == campaign.id)
+                .where(rows)
                 .group_by(OutboxMessage.status)
             ).all()
         )
@@ -292,14 +324,12 @@ def report(session: Session, campaign: Campaign) -> CampaignReport:
         customer_id: (identity_id, sent_at)
         for customer_id, identity_id, sent_at in session.execute(
             select(OutboxMessage.customer_id, OutboxMessage.identity_id, OutboxMessage.sent_at)
-            .where(OutboxMessage.campaign_id == campaign.id)
+            .where(rows)
             .where(OutboxMessage.status == OutboxStatus.SENT)
         )
     }
     delivered = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.campaign_id == campaign.id, OutboxMessage.delivered_at.is_not(None)
-        )
+        select(func.count()).where(rows, OutboxMessage.delivered_at.is_not(None))
     )
     replied: set[int] = set()
     opted_out: set[int] = set()
@@ -331,9 +361,9 @@ def report(session: Session, campaign: Campaign) -> CampaignReport:
             if sent_at and sent_at < at <= sent_at + CONVERSION_WINDOW:
                 converted.add(customer_id)
     return CampaignReport(
-        campaign_id=campaign.id,
-        name=campaign.name,
-        status=campaign.status.value,
+        campaign_id=campaign_id,
+        name=name,
+        status=status,
         audience=sum(statuses.values()),
         sent=statuses[OutboxStatus.SENT],
         delivered=int(delivered or 0),

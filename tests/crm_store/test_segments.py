@@ -17,7 +17,7 @@ from crm_store.models import (
     Language,
     Tier,
 )
-from scheduler.segments import (
+from crm_store.segments import (
     SEGMENT_KEYS,
     Recipient,
     Sample,
@@ -25,7 +25,7 @@ from scheduler.segments import (
     audience,
     preview,
 )
-from scheduler.templates import InvalidTemplate
+from crm_store.templates import InvalidTemplate
 from tests.factories import utc
 
 NOW = utc(2026, 6, 1, 12, 0)

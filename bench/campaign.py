@@ -1,0 +1,194 @@
+"""Benchmark of a big campaign: choosing its audience, queueing it, and sending it.
+
+    .venv/bin/python -m bench.campaign [--customers 1000000] [--recipients 100000]
+        [--limit 50] [--dispatch-seconds 20]
+
+On a fresh SQLite store it fills `--customers` customers (as bench.store does) and
+gives `--recipients` of them an SMS number with marketing consent. Then:
+
+1. times the audience selection of a campaign to everyone who may get it, and its
+   start (`campaigns.start_due`: selection, rendering every message from the template,
+   and inserting the outbox rows, in one transaction), against the target of
+   100,000 queued in under 30 s;
+2. runs the scheduler's outbox dispatcher against a fake Twilio that refuses (429)
+   any message beyond `--limit` a second, for `--dispatch-seconds`, and prints the
+   rate achieved as a fraction of the limit (target ≥ 0.95) and the number of 429s
+   (target 0).
+
+It prints figures; it never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.store import fill_customers
+from channels.dispatch import Dispatcher
+from channels.metrics import Metrics
+from channels.senders import TwilioSender
+from crm_store import campaigns, migrate, segments
+from crm_store.bulk import bulk_insert
+from crm_store.db import make_engine, make_session_factory, session_scope
+from crm_store.models import (
+    Channel,
+    ChannelIdentity,
+    StaffRole,
+)
+from crm_store.sending_rules import SendingPolicy
+from crm_store.staff import create_staff_user
+from scheduler.service import OUTREACH
+from tests.fakes import FakeTwilio
+
+console = Console()
+SHOP_NUMBER = "+15005550006"
+NO_QUIET_HOURS = SendingPolicy(
+    quiet_start=datetime.min.time(), quiet_end=datetime.min.time(), marketing_per_window=100
+)
+
+
+def give_numbers(
+    factory: sessionmaker[Session], total: int, recipients: int, now: datetime
+) -> None:
+    """An SMS identity with consent for `recipients` customers picked at random."""
+    chosen = random.Random(7).sample(range(1, total + 1), recipients)
+    rows = [
+        {
+            "customer_id": customer_id,
+            "channel": Channel.SMS,
+            "address": f"+8869{customer_id:08d}",
+            "marketing_consent": True,
+            "opted_out": False,
+            "reachable": True,
+            "created_at": now,
+        }
+        for customer_id in sorted(chosen)
+    ]
+    with session_scope(factory) as session:
+        bulk_insert(session, ChannelIdentity, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--limit", type=float, default=50.0, help="provider messages/s")
+    parser.add_argument("--dispatch-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    now = datetime.now(UTC)
+
+    with tempfile.TemporaryDirectory(prefix="bench-campaign-") as folder:
+        url = f"sqlite:///{Path(folder) / 'crmbot.db'}"
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        fill_customers(engine, args.customers, now)
+        give_numbers(factory, args.customers, args.recipients, now)
+        with session_scope(factory) as session:
+            author, approver = (
+                create_staff_user(
+                    session=session,
+                    email=email,
+                    display_name=email,
+                    role=StaffRole.MARKETER,
+                    password="benchmark password",
+                    actor="bench",
+                )
+                for email in ("mia@bench.test", "leo@bench.test")
+            )
+            campaign = campaigns.create(
+                session,
+                name="週年慶",
+                segment={},
+                message_templates={
+                    "zh-TW": "{{ first_name }}，週年慶全館 85 折！",
+                    "en": "{{ first_name }}, 15% off everything this week!",
+                },
+                send_at=now,
+                recurrence=None,
+                by=author,
+                now=now,
+            )
+            campaigns.approve(session, campaign, by=approver, now=now)
+            campaigns.schedule(session, campaign, by=author, now=now)
+
+        with factory() as session:
+            started = time.perf_counter()
+            audience = segments.audience(session, segments.Segment(), now=now)
+            select_seconds = time.perf_counter() - started
+        with session_scope(factory) as session:
+            started = time.perf_counter()
+            queued = campaigns.start_due(session, now=now, shop="小島選物")
+        enqueue_seconds = time.perf_counter() - started  # includes the commit
+
+        sent, rate_limited = asyncio.run(dispatch(factory, args.limit, args.dispatch_seconds))
+        engine.dispose()
+
+    total_queued = sum(queued.values())
+    table = Table(title=f"{args.customers:,} customers, {args.recipients:,} with consent")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("audience selected", f"{len(audience):,} in {select_seconds:.1f} s", "")
+    verdict = "met" if enqueue_seconds < 30 and total_queued >= 100_000 else "missed"
+    table.add_row(
+        "campaign started (select, render, queue)",
+        f"{total_queued:,} in {enqueue_seconds:.1f} s",
+        f"100,000 < 30 s ({verdict})",
+    )
+    rate = sent / args.dispatch_seconds
+    fraction = rate / args.limit
+    table.add_row(
+        "dispatch rate",
+        f"{rate:.1f}/s = {fraction:.3f} of {args.limit:g}/s",
+        f"≥ 0.95 ({'met' if fraction >= 0.95 else 'missed'})",
+    )
+    no_429 = "met" if not rate_limited else "missed"
+    table.add_row("429s from the provider", str(rate_limited), f"0 ({no_429})")
+    console.print(table)
+
+
+async def dispatch(factory: sessionmaker[Session], limit: float, seconds: float) -> tuple[int, int]:
+    """Run the scheduler's dispatcher for `seconds` against a rate-limited fake Twilio."""
+    with FakeTwilio(messages_per_second=limit) as twilio:
+        sender = TwilioSender(
+            account_sid=twilio.account_sid,
+            auth_token=twilio.auth_token,
+            from_number=SHOP_NUMBER,
+            base_url=twilio.base_url,
+            status_callback=None,
+            segments_per_second=limit,
+        )
+        await sender.start()
+        dispatcher = Dispatcher(
+            factory,
+            {Channel.SMS: sender},
+            worker="bench",
+            metrics=Metrics(),
+            policy=NO_QUIET_HOURS,
+            purposes=OUTREACH,
+            batch_size=500,
+        )
+        running = asyncio.create_task(dispatcher.run())
+        # Measure a steady stretch: after the first second, for `seconds`.
+        await asyncio.sleep(1.0)
+        before = len(twilio.sent)
+        await asyncio.sleep(seconds)
+        sent = len(twilio.sent) - before
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await sender.close()
+        return sent, twilio.rate_limited
+
+
+if __name__ == "__main__":
+    main()
