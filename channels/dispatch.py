@@ -122,11 +122,11 @@ class Dispatcher:
     async def _send_one(self, identity: ChannelIdentity, row: outbox.Claimed) -> bool:
         """Send one row; False when the rest of this customer's rows must wait."""
         channel = identity.channel
-        if not await asyncio.to_thread(self._touch, row.outbox_id):
+        decision = await asyncio.to_thread(self._check, identity, row)
+        if decision is None:
             log.warning("outbox row %d was taken over by another dispatcher", row.outbox_id)
             self._metrics.outbound.labels(channel, "taken_over").inc()
             return True
-        decision = await asyncio.to_thread(self._check, identity, row)
         if decision.hold_until is not None:
             await asyncio.to_thread(
                 self._in_session,
@@ -184,22 +184,23 @@ class Dispatcher:
     def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
         self._in_session(mark, outbox_id, now=self._clock(), **values)
 
-    def _touch(self, outbox_id: int) -> bool:
-        with session_scope(self._factory) as session:
-            return outbox.touch(session, outbox_id, worker=self._worker, now=self._clock())
-
     def _in_session(self, work: Callable[..., None], outbox_id: int, **values: object) -> None:
         with session_scope(self._factory) as session:
             work(session, outbox_id, **values)
 
-    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict:
-        with self._factory() as session:
+    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict | None:
+        """Renew the claim and apply the sending rules, in one transaction; None when
+        another dispatcher has taken the row over."""
+        now = self._clock()
+        with session_scope(self._factory) as session:
+            if not outbox.touch(session, row.outbox_id, worker=self._worker, now=now):
+                return None
             return verdict(
                 session,
                 identity=identity,
                 customer=session.get_one(Customer, row.customer_id),
                 purpose=row.purpose,
-                now=self._clock(),
+                now=now,
                 policy=self._policy,
                 campaign=row.campaign_id is not None,
             )
