@@ -13,6 +13,9 @@
    status, a delivery complaint through all eight steps, thanks, goodbye), in Chinese and
    English by turns, timing every message's round trip. Where the time goes comes from
    the timestamps of the tracker's events.
+4. Times Rasa's own check of one action-server reply (``jsonschema.validate`` against
+   its response schema), which Rasa runs after every custom action; the installed
+   jsonschema version decides most of it (see requirements-rasa.txt).
 
 It prints figures and a summary with the targets; it never asserts. Everything it makes
 lives in a temporary folder, removed at the end with the servers stopped, also on Ctrl-C.
@@ -824,6 +827,56 @@ def bench_latency(model: Path, workdir: Path, conversations: int) -> list[Figure
     return figures
 
 
+# Run inside .venv-rasa: time RemoteAction's validation of a typical action reply.
+_REPLY_CHECK = """
+import importlib.metadata, json, statistics, sys, time
+from rasa.core.actions.action import RemoteAction
+reply = {
+    "events": [
+        {"event": "slot", "timestamp": None, "name": "complaint_stage", "value": "listen"},
+        {"event": "slot", "timestamp": None, "name": "ticket_id", "value": 12},
+        {"event": "active_loop", "timestamp": None, "name": None},
+    ],
+    "responses": [{"response": "utter_ask_anything_else", "text": None}],
+}
+check = RemoteAction("action_listen_to_complaint", None)
+seconds = []
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    check._validate_action_result(reply)
+    seconds.append(time.perf_counter() - start)
+print(json.dumps({"version": importlib.metadata.version("jsonschema"),
+                  "median": statistics.median(seconds), "max": max(seconds)}))
+"""
+REPLY_CHECK_RUNS = 50
+
+
+def bench_reply_check() -> list[Figure]:
+    """Rasa's schema check of one action-server reply, run in the Rasa environment."""
+    completed = subprocess.run(
+        [str(RASA.parent / "python"), "-c", _REPLY_CHECK, str(REPLY_CHECK_RUNS)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **RASA_ENV},
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"timing Rasa's reply check failed:\n{completed.stderr[-3000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    console.print(
+        f"  jsonschema {result['version']}: median {ms_text(result['median'])} per reply, "
+        f"max {ms_text(result['max'])} ({REPLY_CHECK_RUNS} runs)"
+    )
+    return [
+        Figure(
+            "Rasa's check of one action-server reply",
+            ms_text(result["median"]),
+            f"median of {REPLY_CHECK_RUNS}, jsonschema {result['version']}; "
+            "runs once per custom action (20-25 ms under jsonschema 4.17)",
+        )
+    ]
+
+
 # --- the run ------------------------------------------------------------------------
 
 
@@ -924,6 +977,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             figures += bench_intents(model, workdir)
             console.rule("latency, whole conversations")
             figures += bench_latency(model, workdir, arguments.conversations)
+            console.rule("Rasa's check of an action-server reply")
+            figures += bench_reply_check()
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]: servers stopped, temporary files removed")
         raise SystemExit(130) from None
