@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from crm_store.audit import record_audit
@@ -279,14 +279,22 @@ def read_customer_rows(
 
 
 def _existing_addresses(session: Session, channel: Channel, addresses: list[str]) -> dict[str, int]:
+    """Which of `addresses` the store already has on `channel`, and whose they are."""
+    query = select(ChannelIdentity.address, ChannelIdentity.customer_id).where(
+        ChannelIdentity.channel == channel
+    )
+    # PostgreSQL takes each chunk as one array parameter; SQLite takes bound values,
+    # and caps how many.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    in_array = ChannelIdentity.address == any_(bindparam("addresses", type_=ARRAY(String)))
+    size = 50_000 if postgresql else 500
     found: dict[str, int] = {}
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
-        rows = session.execute(
-            select(ChannelIdentity.address, ChannelIdentity.customer_id).where(
-                ChannelIdentity.channel == channel, ChannelIdentity.address.in_(chunk)
-            )
-        )
+    for start in range(0, len(addresses), size):
+        chunk = addresses[start : start + size]
+        if postgresql:
+            rows = session.execute(query.where(in_array), {"addresses": chunk})
+        else:
+            rows = session.execute(query.where(ChannelIdentity.address.in_(chunk)))
         found.update((address, customer_id) for address, customer_id in rows)
     return found
 
