@@ -45,8 +45,8 @@ from crm_store.models import (
     StaffRole,
 )
 from crm_store.sending_rules import SendingPolicy
-from crm_store.staff import create_staff_user
 from scheduler.service import OUTREACH
+from tests.factories import consenting_sms_rows, make_staff, scheduled_campaign
 from tests.fakes import FakeTwilio
 
 console = Console()
@@ -61,20 +61,8 @@ def give_numbers(
 ) -> None:
     """An SMS identity with consent for `recipients` customers picked at random."""
     chosen = random.Random(7).sample(range(1, total + 1), recipients)
-    rows = [
-        {
-            "customer_id": customer_id,
-            "channel": Channel.SMS,
-            "address": f"+8869{customer_id:08d}",
-            "marketing_consent": True,
-            "opted_out": False,
-            "reachable": True,
-            "created_at": now,
-        }
-        for customer_id in sorted(chosen)
-    ]
     with session_scope(factory) as session:
-        bulk_insert(session, ChannelIdentity, rows)
+        bulk_insert(session, ChannelIdentity, consenting_sms_rows(sorted(chosen), now=now))
 
 
 def main() -> None:
@@ -94,32 +82,17 @@ def main() -> None:
         fill_customers(engine, args.customers, now)
         give_numbers(factory, args.customers, args.recipients, now)
         with session_scope(factory) as session:
-            author, approver = (
-                create_staff_user(
-                    session=session,
-                    email=email,
-                    display_name=email,
-                    role=StaffRole.MARKETER,
-                    password="benchmark password",
-                    actor="bench",
-                )
-                for email in ("mia@bench.test", "leo@bench.test")
-            )
-            campaign = campaigns.create(
+            scheduled_campaign(
                 session,
-                name="週年慶",
-                segment={},
-                message_templates={
+                author=make_staff(session, "mia@bench.test", StaffRole.MARKETER),
+                approver=make_staff(session, "leo@bench.test", StaffRole.MARKETER),
+                templates={
                     "zh-TW": "{{ first_name }}，週年慶全館 85 折！",
                     "en": "{{ first_name }}, 15% off everything this week!",
                 },
                 send_at=now,
-                recurrence=None,
-                by=author,
                 now=now,
             )
-            campaigns.approve(session, campaign, by=approver, now=now)
-            campaigns.schedule(session, campaign, by=author, now=now)
 
         with factory() as session:
             started = time.perf_counter()

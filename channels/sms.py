@@ -13,7 +13,6 @@ from channels.keywords import Keyword, sms_keyword
 from channels.routing import send_text
 from channels.texts import SMS_HELP, SMS_OPTED_IN, SMS_OPTED_OUT, say
 from crm_store import outbox
-from crm_store.audit import record_audit
 from crm_store.consent import opt_in, opt_out
 from crm_store.models import (
     Author,
@@ -90,23 +89,16 @@ def handle_keyword(session: Session, stored: Stored, *, settings: Settings, now:
     keyword = sms_keyword(stored.message.text, opted_out=identity.opted_out)
     if keyword is None:
         return False
+    actor = f"sms:{identity.address}"
+    details = {"keyword": stored.message.text.strip()}
     if keyword is Keyword.OPT_OUT:
-        opt_out(identity, now=now)
+        opt_out(session, identity, now=now, actor=actor, details=details)
         texts = SMS_OPTED_OUT
     elif keyword is Keyword.OPT_IN:
-        opt_in(identity, now=now)
+        opt_in(session, identity, now=now, actor=actor, details=details)
         texts = SMS_OPTED_IN
     else:
         texts = SMS_HELP
-    if keyword is not Keyword.HELP:
-        record_audit(
-            session,
-            actor=f"sms:{identity.address}",
-            action=f"consent.{keyword.value}",
-            entity="channel_identity",
-            entity_id=identity.id,
-            details={"keyword": stored.message.text.strip()},
-        )
     send_text(
         session,
         key=f"keyword:{stored.message.id}",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -21,12 +23,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import send_text, sender_id
 from console import auth, charts
-from console.policy import console_policy
 from console.texts import CANNED, HANDED_BACK, translator
 from crm_store import campaigns, handoffs, reports, segments
 from crm_store.analytics import lifetime_value
@@ -51,10 +53,12 @@ from crm_store.models import (
     StaffUser,
     Ticket,
 )
+from crm_store.policy import load_policy
 from crm_store.settings import Settings
 from crm_store.staff import authenticate
 from crm_store.tickets import steps_done
 
+log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 # A live page's event stream ends after this long; the browser reconnects by itself.
 STREAM_SECONDS = 60.0
@@ -82,7 +86,7 @@ def router(services: Services) -> APIRouter:
     marketer = Depends(auth.requires(auth.MARKETER_PAGES, services.factory))
     admin = Depends(auth.requires(auth.ADMIN_PAGES, services.factory))
     anyone = Depends(auth.requires(auth.ANY_STAFF, services.factory))
-    policy = console_policy()
+    policy = load_policy()
 
     def ui_language(request: Request, user: StaffUser | None) -> Language:
         chosen = request.session.get("lang")
@@ -302,6 +306,9 @@ def router(services: Services) -> APIRouter:
             "canned": CANNED[customer.language],
             "outcomes": list(DesiredOutcome),
             "root_causes": policy.root_causes,
+            # One id a reply: sending the same form twice (a double click, a retry after
+            # a dropped connection, the back button) sends the message once.
+            "reply_id": uuid.uuid4().hex,
         }
 
     @routes.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -361,31 +368,38 @@ def router(services: Services) -> APIRouter:
         request: Request,
         conversation_id: int,
         text: Annotated[str, Form(min_length=1, max_length=4000)],
+        reply_id: Annotated[str, Form(pattern=r"^[0-9a-f]{32}$")],
         user: StaffUser = agent,
     ) -> Response:
         def work() -> None:
             now = utc_now()
-            with session_scope(services.factory(request)) as session:
-                own_open_handoff(session, conversation_id, user)
-                conversation = session.get_one(Conversation, conversation_id)
-                send_text(
-                    session,
-                    key=f"agent:{conversation_id}:{now.timestamp()}:{user.id}",
-                    identity=conversation.identity,
-                    conversation=conversation,
-                    text=text.strip(),
-                    purpose=MessagePurpose.REPLY,
-                    author=Author.AGENT,
-                    now=now,
-                    staff_user_id=user.id,
-                )
-                record_audit(
-                    session,
-                    actor=user.email,
-                    action="conversation.reply",
-                    entity="conversation",
-                    entity_id=conversation_id,
-                )
+            try:
+                with session_scope(services.factory(request)) as session:
+                    own_open_handoff(session, conversation_id, user)
+                    conversation = session.get_one(Conversation, conversation_id)
+                    queued = send_text(
+                        session,
+                        key=f"agent:{conversation_id}:{reply_id}",
+                        identity=conversation.identity,
+                        conversation=conversation,
+                        text=text.strip(),
+                        purpose=MessagePurpose.REPLY,
+                        author=Author.AGENT,
+                        now=now,
+                        staff_user_id=user.id,
+                    )
+                    if queued is not None:
+                        record_audit(
+                            session,
+                            actor=user.email,
+                            action="conversation.reply",
+                            entity="conversation",
+                            entity_id=conversation_id,
+                        )
+            except IntegrityError:
+                # The same form, sent at the same moment by a second request, was queued
+                # by the first: this one has nothing left to do.
+                log.info("reply %s to conversation %s was sent already", reply_id, conversation_id)
 
         await asyncio.to_thread(work)
         services.wake_sender(request)
@@ -475,7 +489,7 @@ def router(services: Services) -> APIRouter:
                     handoff,
                     agent=user,
                     resolution=resolution,
-                    survey_after=timedelta(days=policy.survey_after_days),
+                    survey_after=policy.survey_after,
                     now=now,
                 )
                 conversation = session.get_one(Conversation, conversation_id)

@@ -1,22 +1,61 @@
-"""Consent to marketing and opting out, per channel identity."""
+"""Consent to marketing and opting out, per channel identity.
+
+Every change is written to the audit log with who made it, because a shop must be
+able to show when and how a customer said stop (or start again).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from crm_store.audit import record_audit
 from crm_store.models import ChannelIdentity
 
 
-def opt_out(identity: ChannelIdentity, *, now: datetime) -> None:
+def opt_out(
+    session: Session,
+    identity: ChannelIdentity,
+    *,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> None:
     """No more marketing, and nothing at all on SMS once the carrier's STOP applies."""
-    identity.opted_out = True
-    identity.opted_out_at = now
-    identity.marketing_consent = False
-    identity.consent_changed_at = now
+    _set_consent(session, identity, opted_in=False, now=now, actor=actor, details=details)
 
 
-def opt_in(identity: ChannelIdentity, *, now: datetime) -> None:
-    identity.opted_out = False
-    identity.opted_out_at = None
-    identity.marketing_consent = True
+def opt_in(
+    session: Session,
+    identity: ChannelIdentity,
+    *,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    _set_consent(session, identity, opted_in=True, now=now, actor=actor, details=details)
+
+
+def _set_consent(
+    session: Session,
+    identity: ChannelIdentity,
+    *,
+    opted_in: bool,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any] | None,
+) -> None:
+    identity.opted_out = not opted_in
+    identity.opted_out_at = None if opted_in else now
+    identity.marketing_consent = opted_in
     identity.consent_changed_at = now
+    record_audit(
+        session,
+        actor=actor,
+        action="consent.opt_in" if opted_in else "consent.opt_out",
+        entity="channel_identity",
+        entity_id=identity.id,
+        details=details,
+    )

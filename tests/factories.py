@@ -9,7 +9,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_store import campaigns
 from crm_store.models import (
+    Campaign,
     Channel,
     ChannelIdentity,
     ComplaintCategory,
@@ -18,10 +20,13 @@ from crm_store.models import (
     Language,
     OrderStatus,
     Product,
+    StaffRole,
+    StaffUser,
     Ticket,
     Tier,
 )
 from crm_store.orders import record_order
+from crm_store.staff import create_staff_user
 from crm_store.tickets import open_ticket
 
 _numbers = itertools.count(1_000_001)
@@ -152,3 +157,57 @@ def make_ticket(
         text=text,
         now=now or datetime.now(UTC),
     )
+
+
+def make_staff(session: Session, email: str, role: StaffRole) -> StaffUser:
+    return create_staff_user(
+        session=session,
+        email=email,
+        display_name=email.split("@")[0],
+        role=role,
+        password="long enough password",
+        actor="test",
+    )
+
+
+def scheduled_campaign(
+    session: Session,
+    *,
+    author: StaffUser,
+    approver: StaffUser,
+    templates: dict[str, str],
+    send_at: datetime,
+    now: datetime,
+    name: str = "週年慶",
+) -> Campaign:
+    """A campaign to everyone, written by `author`, approved by `approver`, scheduled."""
+    campaign = campaigns.create(
+        session,
+        name=name,
+        segment={},
+        message_templates=templates,
+        send_at=send_at,
+        recurrence=None,
+        by=author,
+        now=now,
+    )
+    campaigns.approve(session, campaign, by=approver, now=now)
+    campaigns.schedule(session, campaign, by=author, now=now)
+    return campaign
+
+
+def consenting_sms_rows(customer_ids: list[int], *, now: datetime) -> list[dict[str, object]]:
+    """Rows for `bulk_insert` into channel identities: an SMS number, with marketing
+    consent, for each customer (+8869 and the id in eight digits)."""
+    return [
+        {
+            "customer_id": customer_id,
+            "channel": Channel.SMS,
+            "address": f"+8869{customer_id:08d}",
+            "marketing_consent": True,
+            "opted_out": False,
+            "reachable": True,
+            "created_at": now,
+        }
+        for customer_id in customer_ids
+    ]

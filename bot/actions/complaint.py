@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from bot.actions.context import Talk, catalogue, talk
 from bot.actions.handoff import HANDED_OFF, current_ticket, hand_off
-from bot.actions.policy import CompensationOption, load_policy
 from bot.actions.texts import format_date
 from bot.actions.triggers import has_threat
 from crm_store.customers import recent_orders
@@ -38,6 +37,7 @@ from crm_store.models import (
     Tier,
 )
 from crm_store.orders import find_order
+from crm_store.policy import CompensationOption, load_policy
 from crm_store.tickets import (
     add_to_description,
     agree_outcome,

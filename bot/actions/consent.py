@@ -8,7 +8,6 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import talk
-from crm_store.audit import record_audit
 from crm_store.consent import opt_in, opt_out
 
 
@@ -20,14 +19,7 @@ class ActionOptOut(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            opt_out(current.identity, now=current.now)
-            record_audit(
-                current.session,
-                actor="bot",
-                action="consent.opt_out",
-                entity="channel_identity",
-                entity_id=current.identity.id,
-            )
+            opt_out(current.session, current.identity, now=current.now, actor="bot")
         dispatcher.utter_message(response="utter_opted_out")
         return []
 
@@ -40,13 +32,6 @@ class ActionOptIn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            opt_in(current.identity, now=current.now)
-            record_audit(
-                current.session,
-                actor="bot",
-                action="consent.opt_in",
-                entity="channel_identity",
-                entity_id=current.identity.id,
-            )
+            opt_in(current.session, current.identity, now=current.now, actor="bot")
         dispatcher.utter_message(response="utter_opted_in")
         return []

@@ -49,20 +49,34 @@
     events.addEventListener("messages", async () => { await refresh("/console/conversations/" + id + "/transcript", transcript); scroll(); });
     events.addEventListener("queue", (event) => badge(JSON.parse(event.data).waiting));
 
+    // 32 hex digits; getRandomValues, unlike randomUUID, works over plain http too.
+    const freshReplyId = () => Array.from(
+      crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0"),
+    ).join("");
     for (const form of document.querySelectorAll("form#reply, form#note")) {
+      const button = form.querySelector("button[type=submit]");
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
-        const body = new URLSearchParams(new FormData(form));
-        const response = await fetch(form.action, {
-          method: "POST", credentials: "same-origin", body,
-          headers: {"X-CSRF-Token": csrf},
-        });
-        if (response.ok) {
-          form.querySelector("textarea").value = "";
-          await refresh("/console/conversations/" + id + "/transcript", transcript);
-          scroll();
-        } else {
-          alert((await response.json()).detail || response.statusText);
+        if (button.disabled) return;  // still sending the last one
+        button.disabled = true;
+        try {
+          const body = new URLSearchParams(new FormData(form));
+          const response = await fetch(form.action, {
+            method: "POST", credentials: "same-origin", body,
+            headers: {"X-CSRF-Token": csrf},
+          });
+          if (response.ok) {
+            form.querySelector("textarea").value = "";
+            // The next message is a new reply (the server sends each id once).
+            const replyId = form.querySelector("input[name=reply_id]");
+            if (replyId) replyId.value = freshReplyId();
+            await refresh("/console/conversations/" + id + "/transcript", transcript);
+            scroll();
+          } else {
+            alert((await response.json()).detail || response.statusText);
+          }
+        } finally {
+          button.disabled = false;
         }
       });
     }

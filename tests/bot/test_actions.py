@@ -25,7 +25,6 @@ from bot.actions.consent import ActionOptIn, ActionOptOut
 from bot.actions.context import use_store
 from bot.actions.handoff import ActionHandleFallback, ActionHandOff
 from bot.actions.orders import ActionOrderStatus
-from bot.actions.policy import CompensationOption
 from bot.actions.survey import ActionRecordScore
 from crm_store.models import (
     ChannelIdentity,
@@ -42,6 +41,7 @@ from crm_store.models import (
     TicketStatus,
     Tier,
 )
+from crm_store.policy import CompensationOption
 from crm_store.tickets import steps_done
 from tests.factories import make_customer, make_order, make_product, make_ticket
 

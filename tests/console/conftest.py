@@ -56,6 +56,12 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def reply_id_of(html: str) -> str:
+    match = re.search(r'name="reply_id" value="([0-9a-f]{32})"', html)
+    assert match, "no reply form on the page"
+    return match.group(1)
+
+
 def add_staff(database_url: str) -> dict[str, int]:
     engine = make_engine(database_url)
     ids = {}

@@ -120,7 +120,7 @@ def test_an_agent_takes_a_handoff_live_answers_and_hands_back_to_the_bot(
     expect(page.locator("#transcript")).to_contain_text("我要找真人客服")
 
     page.fill("#reply-text", "您好，我是陳小美，請問有什麼可以幫您？")
-    page.get_by_role("button", name="送出").click()
+    page.get_by_role("button", name="送出").dblclick()  # an impatient double click
     sent = telegram.wait_for_sent(chat, 2, timeout=10)[-1]["text"]
     assert sent == "您好，我是陳小美，請問有什麼可以幫您？"
     expect(page.locator("#transcript")).to_contain_text("請問有什麼可以幫您")
@@ -128,17 +128,21 @@ def test_an_agent_takes_a_handoff_live_answers_and_hands_back_to_the_bot(
     # The customer's answer shows up live in the agent's page.
     running.say_on_telegram(next(update_ids), chat, "我想改收件地址")
     expect(page.locator("#transcript")).to_contain_text("我想改收件地址", timeout=10_000)
-    assert len(telegram.sent_to(chat)) == 2  # the bot stays quiet while the agent has it
+    # The double click sent one message, and the bot stays quiet while the agent has it.
+    assert len(telegram.sent_to(chat)) == 2
+    page.fill("#reply-text", "好的，我幫您改，請稍等。")
+    page.get_by_role("button", name="送出").click()  # a new reply goes out as well
+    assert telegram.wait_for_sent(chat, 3, timeout=10)[-1]["text"] == "好的，我幫您改，請稍等。"
     screenshot(page, "console-conversation")
 
     page.get_by_role("button", name="交還機器人").click()
     expect(page).to_have_url(f"{running.url}/console")
-    handed_back = telegram.wait_for_sent(chat, 3, timeout=10)[-1]["text"]
+    handed_back = telegram.wait_for_sent(chat, 4, timeout=10)[-1]["text"]
     assert "陳小美" in handed_back
 
     # The bot answers the customer's next message again.
     running.say_on_telegram(next(update_ids), chat, "你們幾點開門？")
-    answer = telegram.wait_for_sent(chat, 4, timeout=60)[-1]["text"]
+    answer = telegram.wait_for_sent(chat, 5, timeout=60)[-1]["text"]
     assert "11:00" in answer, answer
     page.close()
 

@@ -8,8 +8,10 @@ the bot's side is in test_browser.py.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -31,7 +33,7 @@ from crm_store.models import (
 )
 from crm_store.tickets import open_ticket, request_handoff
 from tests.channels.conftest import wait_until
-from tests.console.conftest import PASSWORD, Console, csrf_of
+from tests.console.conftest import PASSWORD, Console, csrf_of, reply_id_of
 
 CHAT = 7001
 
@@ -198,10 +200,18 @@ def test_claim_reply_note_and_resolve_goes_out_over_telegram(console: Console) -
         assert "東西壞了，我要找真人" in page and "C-0000" in page
 
         text = "您好，我是陳小美，我來幫您處理。"
-        sent = agent.post(f"{page_url}/reply", data={"csrf_token": token, "text": text})
+        form = {"csrf_token": token, "text": text, "reply_id": reply_id_of(page)}
+        sent = agent.post(f"{page_url}/reply", data=form)
         assert sent.status_code == 303
         replies = running.telegram.wait_for_sent(CHAT, 2)
         assert replies[-1]["text"] == text
+        # The same form again (a double click, a retry after a dropped connection), and
+        # twice at once: the reply is still sent once.
+        assert agent.post(f"{page_url}/reply", data=form).status_code == 303
+        with ThreadPoolExecutor(2) as pool:
+            twice = list(pool.map(lambda _: agent.post(f"{page_url}/reply", data=form), "ab"))
+        assert [response.status_code for response in twice] == [303, 303]
+        assert agent.get(f"{page_url}/transcript").text.count(text) == 1
         noted = agent.post(f"{page_url}/notes", data={"csrf_token": token, "text": "VIP，小心處理"})
         assert noted.status_code == 303
         assert "VIP，小心處理" in agent.get(f"{page_url}/transcript").text
@@ -252,7 +262,9 @@ def test_an_agent_cannot_reply_to_a_customer_another_agent_has(console: Console)
         ).headers["location"]
     with console.signed_in("agent2@shop.test") as second:
         token = csrf_of(second.get("/console").text)
-        refused = second.post(f"{page_url}/reply", data={"csrf_token": token, "text": "hi"})
+        refused = second.post(
+            f"{page_url}/reply", data={"csrf_token": token, "text": "hi", "reply_id": uuid4().hex}
+        )
         assert refused.status_code == 409
     assert len(console.running.telegram.sent_to(CHAT)) == 1  # only the holding reply
 
@@ -294,11 +306,16 @@ def test_an_agent_transfers_a_customer_to_a_colleague(console: Console) -> None:
         colleague = console.staff_ids["agent2@shop.test"]
         moved = first.post(f"{page_url}/transfer", data={"csrf_token": token, "to": colleague})
         assert moved.status_code == 303
-        refused = first.post(f"{page_url}/reply", data={"csrf_token": token, "text": "hi"})
+        refused = first.post(
+            f"{page_url}/reply", data={"csrf_token": token, "text": "hi", "reply_id": uuid4().hex}
+        )
         assert refused.status_code == 409
     with console.signed_in("agent2@shop.test") as second:
         token = csrf_of(second.get("/console").text)
-        sent = second.post(f"{page_url}/reply", data={"csrf_token": token, "text": "我是林大文"})
+        sent = second.post(
+            f"{page_url}/reply",
+            data={"csrf_token": token, "text": "我是林大文", "reply_id": uuid4().hex},
+        )
         assert sent.status_code == 303
     assert console.running.telegram.wait_for_sent(CHAT, 2)[-1]["text"] == "我是林大文"
     actions = console.running.query(lambda s: list(s.scalars(select(AuditLog.action))))

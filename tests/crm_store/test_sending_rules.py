@@ -69,7 +69,7 @@ def test_a_customer_who_opts_out_after_planning_gets_nothing(session: Session) -
         policy=POLICY,
     )
     assert planned.send
-    opt_out(identity, now=noon)
+    opt_out(session, identity, now=noon, actor="test")
     later = verdict(
         session,
         identity=identity,

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from crm_store import campaigns, migrate
+from crm_store import migrate
 from crm_store.bulk import allocate_ids, bulk_insert
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import (
-    Channel,
     ChannelIdentity,
     Customer,
     Language,
@@ -34,16 +33,12 @@ from crm_store.models import (
     StaffRole,
     Tier,
 )
-from crm_store.staff import create_staff_user
+from tests.factories import consenting_sms_rows, make_staff, scheduled_campaign
 from tests.fakes import FakeTwilio
 from tests.processes import ROOT
 
 RECIPIENTS = 10_000
 SHOP_NUMBER = "+15005550006"
-
-
-def phone(n: int) -> str:
-    return f"+8869{n:08d}"
 
 
 def populate(database_url: str) -> int:
@@ -70,45 +65,15 @@ def populate(database_url: str) -> int:
                 for customer_id in ids
             ],
         )
-        bulk_insert(
+        bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=now))
+        campaign = scheduled_campaign(
             session,
-            ChannelIdentity,
-            [
-                {
-                    "customer_id": customer_id,
-                    "channel": Channel.SMS,
-                    "address": phone(customer_id),
-                    "marketing_consent": True,
-                    "opted_out": False,
-                    "reachable": True,
-                    "created_at": now,
-                }
-                for customer_id in ids
-            ],
-        )
-        author, approver = (
-            create_staff_user(
-                session=session,
-                email=email,
-                display_name=email,
-                role=StaffRole.MARKETER,
-                password="long enough password",
-                actor="test",
-            )
-            for email in ("mia@shop.test", "leo@shop.test")
-        )
-        campaign = campaigns.create(
-            session,
-            name="週年慶",
-            segment={},
-            message_templates={"zh-TW": "{{ name }}，週年慶全館 85 折！"},
+            author=make_staff(session, "mia@shop.test", StaffRole.MARKETER),
+            approver=make_staff(session, "leo@shop.test", StaffRole.MARKETER),
+            templates={"zh-TW": "{{ name }}，週年慶全館 85 折！"},
             send_at=now,
-            recurrence=None,
-            by=author,
             now=now,
         )
-        campaigns.approve(session, campaign, by=approver, now=now)
-        campaigns.schedule(session, campaign, by=author, now=now)
         campaign_id = campaign.id
     engine.dispose()
     return campaign_id

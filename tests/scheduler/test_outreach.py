@@ -25,16 +25,20 @@ from crm_store.models import (
     OutboxStatus,
     SatisfactionSurvey,
     StaffRole,
-    StaffUser,
     SurveyStatus,
 )
 from crm_store.orders import record_order
 from crm_store.settings import Settings
-from crm_store.staff import create_staff_user
 from crm_store.surveys import record_score
 from crm_store.tickets import schedule_survey
 from scheduler import builtin
-from tests.factories import make_customer, make_product, make_ticket
+from tests.factories import (
+    make_customer,
+    make_product,
+    make_staff,
+    make_ticket,
+    scheduled_campaign,
+)
 
 TAIPEI, LOS_ANGELES = ZoneInfo("Asia/Taipei"), ZoneInfo("America/Los_Angeles")
 SETTINGS = Settings(_env_file=None, shop_name="小島選物", birthday_hour=10)  # type: ignore[call-arg]
@@ -179,21 +183,10 @@ def test_win_back_writes_to_the_lapsed_worth_keeping_first_once_per_period(
 # --- campaigns --------------------------------------------------------------------------
 
 
-def staff(session: Session, email: str, role: StaffRole) -> StaffUser:
-    return create_staff_user(
-        session=session,
-        email=email,
-        display_name=email.split("@")[0],
-        role=role,
-        password="long enough password",
-        actor="test",
-    )
-
-
 def test_a_campaign_needs_a_second_marketer_or_admin_to_approve(session: Session) -> None:
-    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
-    other = staff(session, "leo@shop.test", StaffRole.MARKETER)
-    agent = staff(session, "amy@shop.test", StaffRole.AGENT)
+    author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    other = make_staff(session, "leo@shop.test", StaffRole.MARKETER)
+    agent = make_staff(session, "amy@shop.test", StaffRole.AGENT)
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
     campaign = campaigns.create(
         session,
@@ -227,24 +220,21 @@ def test_a_campaign_needs_a_second_marketer_or_admin_to_approve(session: Session
 
 
 def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: Session) -> None:
-    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
-    approver = staff(session, "boss@shop.test", StaffRole.ADMIN)
+    author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    approver = make_staff(session, "boss@shop.test", StaffRole.ADMIN)
     yes = [make_customer(session, phone=f"+8869124001{n:02d}") for n in range(5)]
     make_customer(session, phone="+886912400190", marketing_consent=False)
     leaving = make_customer(session, phone="+886912400191")
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
-    campaign = campaigns.create(
+    campaign = scheduled_campaign(
         session,
-        name="新品上市",
-        segment={},
-        message_templates={"zh-TW": "{{ first_name }} 您好，新品上市！"},
+        author=author,
+        approver=approver,
+        templates={"zh-TW": "{{ first_name }} 您好，新品上市！"},
         send_at=now + timedelta(hours=1),
-        recurrence=None,
-        by=author,
         now=now,
+        name="新品上市",
     )
-    campaigns.approve(session, campaign, by=approver, now=now)
-    campaigns.schedule(session, campaign, by=author, now=now)
     assert campaigns.start_due(session, now=now, shop="shop") == {}
     started = campaigns.start_due(session, now=now + timedelta(hours=1), shop="shop")
     assert started == {campaign.id: 6}
@@ -255,7 +245,7 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
     assert all(row.body.endswith("您好，新品上市！") for row in rows)
 
     # One opts out between planning and sending; the rest are sent.
-    opt_out(leaving.identities[0], now=now + timedelta(hours=1, minutes=1))
+    opt_out(session, leaving.identities[0], now=now + timedelta(hours=1, minutes=1), actor="test")
     for row in rows:
         if row.customer_id == leaving.id:
             outbox.mark_cancelled(session, row.id, reason="opted out", now=now)
@@ -279,23 +269,20 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
 
 
 def test_pausing_holds_and_cancelling_drops_unsent_messages(session: Session) -> None:
-    author = staff(session, "mia@shop.test", StaffRole.MARKETER)
-    approver = staff(session, "leo@shop.test", StaffRole.MARKETER)
+    author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    approver = make_staff(session, "leo@shop.test", StaffRole.MARKETER)
     for n in range(3):
         make_customer(session, phone=f"+8869124002{n:02d}")
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
-    campaign = campaigns.create(
+    campaign = scheduled_campaign(
         session,
-        name="x",
-        segment={},
-        message_templates={"zh-TW": "hi"},
+        author=author,
+        approver=approver,
+        templates={"zh-TW": "hi"},
         send_at=now,
-        recurrence=None,
-        by=author,
         now=now,
+        name="x",
     )
-    campaigns.approve(session, campaign, by=approver, now=now)
-    campaigns.schedule(session, campaign, by=author, now=now)
     campaigns.start_due(session, now=now, shop="shop")
     campaigns.pause(session, campaign, by=author, now=now)
     assert outbox.claim_due(session, worker="w", now=now + timedelta(days=30), limit=10) == []

@@ -1,7 +1,9 @@
 """The service-recovery policy: what the bot may grant, by when, and what it offers.
 
 The table itself is `bot/policy.yml`, so a shop owner changes it without code; this
-module reads it and answers the questions the complaint actions ask.
+module reads it and answers the questions the complaint actions ask. The console reads
+it here too, so an agent resolving a case picks from the bot's root causes and the
+survey follows the same delay.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 
 from crm_store.models import ComplaintCategory, DesiredOutcome, Language, Tier
 
-POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yml"
+POLICY_FILE = Path(__file__).resolve().parent.parent / "bot" / "policy.yml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,14 @@ class Policy:
                     for c in spec.get("causes", [])
                 ],
             )
+
+    @property
+    def root_causes(self) -> tuple[str, ...]:
+        """Every root cause's name, in the table's order, each once."""
+        names = (
+            cause.name for default, causes in self._causes.values() for cause in (default, *causes)
+        )
+        return tuple(dict.fromkeys(names))
 
     def may_grant(
         self,

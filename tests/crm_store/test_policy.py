@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.actions.policy import load_policy
 from crm_store.models import ComplaintCategory, DesiredOutcome, Language, Tier
+from crm_store.policy import load_policy
 
 policy = load_policy()
 
@@ -63,3 +63,11 @@ def test_root_cause_from_the_complaint_words(category: str, text: str, cause: st
     found = policy.cause(ComplaintCategory(category), text)
     assert found.name == cause
     assert found.phrases["zh-TW"] and found.phrases["en"]
+
+
+def test_root_causes_list_every_cause_once_in_the_tables_order() -> None:
+    causes = policy.root_causes
+    assert causes[:4] == ("fulfilment_error", "wrong_item", "missing_item", "courier_delay")
+    assert len(causes) == len(set(causes))
+    for category in ComplaintCategory:
+        assert policy.cause(category, "").name in causes  # each category's default
