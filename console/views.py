@@ -48,6 +48,8 @@ from crm_store.models import (
     Language,
     Message,
     MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
     RecoveryStep,
     StaffRole,
     StaffUser,
@@ -63,6 +65,8 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 # A live page's event stream ends after this long; the browser reconnects by itself.
 STREAM_SECONDS = 60.0
 POLL_SECONDS = 0.25
+# How many of the latest messages sent outside the chat a transcript shows.
+OUTREACH_SHOWN = 20
 
 
 def utc_now() -> datetime:
@@ -239,38 +243,71 @@ def router(services: Services) -> APIRouter:
     # --- a conversation --------------------------------------------------------------
 
     def transcript(session: Session, conversation_id: int) -> list[dict[str, Any]]:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise HTTPException(status_code=404, detail="no such conversation")
         messages = session.scalars(
             select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
         ).all()
         notes = session.scalars(
             select(ConversationNote).where(ConversationNote.conversation_id == conversation_id)
         ).all()
+        # What the shop sent outside the chat (campaigns, greetings, win-back): the
+        # customer's reply often answers one of these.
+        outreach = session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.customer_id == conversation.customer_id,
+                OutboxMessage.identity_id == conversation.identity_id,
+                OutboxMessage.message_id.is_(None),
+                OutboxMessage.status == OutboxStatus.SENT,
+                OutboxMessage.sent_at.is_not(None),
+            )
+            .order_by(OutboxMessage.sent_at.desc())
+            .limit(OUTREACH_SHOWN)
+        ).all()
         staff = {u.id: u.display_name for u in session.scalars(select(StaffUser))}
-        entries = [
-            {
-                "kind": "message",
-                "id": m.id,
-                "at": m.created_at,
-                "author": m.author.value,
-                "direction": m.direction.value,
-                "text": m.text,
-                "status": m.delivery_status.value,
-                "staff": staff.get(m.staff_user_id or 0),
-            }
-            for m in messages
-        ] + [
-            {
-                "kind": "note",
-                "id": n.id,
-                "at": n.created_at,
-                "author": "note",
-                "direction": "note",
-                "text": n.text,
-                "status": "",
-                "staff": staff.get(n.staff_user_id),
-            }
-            for n in notes
-        ]
+        entries = (
+            [
+                {
+                    "kind": "message",
+                    "id": m.id,
+                    "at": m.created_at,
+                    "author": m.author.value,
+                    "direction": m.direction.value,
+                    "text": m.text,
+                    "status": m.delivery_status.value,
+                    "staff": staff.get(m.staff_user_id or 0),
+                }
+                for m in messages
+            ]
+            + [
+                {
+                    "kind": "note",
+                    "id": n.id,
+                    "at": n.created_at,
+                    "author": "note",
+                    "direction": "note",
+                    "text": n.text,
+                    "status": "",
+                    "staff": staff.get(n.staff_user_id),
+                }
+                for n in notes
+            ]
+            + [
+                {
+                    "kind": "outreach",
+                    "id": o.id,
+                    "at": o.sent_at,
+                    "author": o.purpose.value,
+                    "direction": "out",
+                    "text": o.body,
+                    "status": "delivered" if o.delivered_at else "sent",
+                    "staff": None,
+                }
+                for o in outreach
+            ]
+        )
         return sorted(entries, key=lambda entry: entry["at"])
 
     def conversation_context(session: Session, conversation_id: int) -> dict[str, Any]:

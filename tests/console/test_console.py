@@ -27,6 +27,9 @@ from crm_store.models import (
     HandoffReason,
     HandoffStatus,
     Language,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
     SatisfactionSurvey,
     Ticket,
     TicketStatus,
@@ -330,3 +333,40 @@ def test_the_console_speaks_english_when_asked(console: Console) -> None:
         assert switched.status_code == 303
         page = agent.get("/console").text
         assert "Queue" in page and "Nobody is waiting" in page and 'lang="en"' in page
+
+
+def test_the_transcript_shows_what_the_shop_sent_outside_the_chat(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    earlier = datetime.now(UTC) - timedelta(hours=2)
+    with console.running.store() as session, session.begin():
+        identity = session.scalars(select(Conversation)).all()[-1].identity
+
+        def outbox_row(key: str, body: str, status: OutboxStatus) -> OutboxMessage:
+            sent = status is OutboxStatus.SENT
+            return OutboxMessage(
+                idempotency_key=key,
+                customer_id=identity.customer_id,
+                identity_id=identity.id,
+                channel=identity.channel,
+                purpose=MessagePurpose.MARKETING,
+                body=body,
+                status=status,
+                # The waiting one is due tomorrow, out of the running dispatcher's reach.
+                not_before=earlier if sent else earlier + timedelta(days=1),
+                created_at=earlier,
+                sent_at=earlier if sent else None,
+            )
+
+        # The anniversary sale went out two hours before the customer wrote in; the
+        # next campaign is still waiting for its time.
+        session.add(outbox_row("campaign:1:1:x", "週年慶全館 85 折！", OutboxStatus.SENT))
+        session.add(outbox_row("campaign:2:1:x", "下週新品預告", OutboxStatus.PENDING))
+    with console.signed_in("agent@shop.test") as agent:
+        token = csrf_of(agent.get("/console").text)
+        page_url = agent.post(
+            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
+        ).headers["location"]
+        fragment = agent.get(f"{page_url}/transcript").text
+    assert "週年慶全館 85 折！" in fragment and "下週新品預告" not in fragment
+    assert fragment.index("週年慶全館") < fragment.index("東西壞了，我要找真人")
+    assert 'class="entry outreach marketing out"' in fragment
