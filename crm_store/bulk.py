@@ -34,9 +34,7 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
     if session.get_bind().dialect.name == "postgresql":
         # Straight through the driver: SQLAlchemy's result rows would cost several times
         # what the server spends on the numbers.
-        driver_connection = session.connection().connection.driver_connection
-        assert driver_connection is not None
-        with driver_connection.cursor() as cursor:
+        with _driver_connection(session).cursor() as cursor:
             # The sequence's name first: inside the numbers' query it would be looked up
             # once a row.
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table.name,))
@@ -47,6 +45,13 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
             return [value for (value,) in cursor.fetchall()]
     start = (session.scalar(select(func.coalesce(func.max(id_column), 0))) or 0) + 1
     return list(range(start, start + count))
+
+
+def _driver_connection(session: Session) -> Any:
+    """The psycopg connection under the session's transaction (for COPY and raw fetches)."""
+    driver_connection = session.connection().connection.driver_connection
+    assert driver_connection is not None
+    return driver_connection
 
 
 def _table(model: type[Base]) -> Table:
@@ -98,15 +103,13 @@ def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, An
     columns = list(rows[0])
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        driver_connection = connection.connection.driver_connection
-        assert driver_connection is not None
         column_list = ", ".join(f'"{name}"' for name in columns)
         stored_columns = [
             _column(rows, name, _stored if _needs_conversion(rows, name) else None)
             for name in columns
         ]
         with (
-            driver_connection.cursor() as cursor,
+            _driver_connection(session).cursor() as cursor,
             cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
         ):
             for row in zip(*stored_columns, strict=True):

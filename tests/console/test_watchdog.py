@@ -24,8 +24,8 @@ from crm_store.models import (
     Ticket,
 )
 from crm_store.settings import Settings
-from crm_store.staff import create_staff_user
 from crm_store.tickets import open_ticket, request_handoff
+from tests.factories import make_staff
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI)
@@ -80,14 +80,7 @@ def test_a_handoff_nobody_claims_goes_back_to_the_bot_and_the_customer_is_told(
         told = session.scalars(select(OutboxMessage)).one()
         assert told.idempotency_key == f"parked:{handoff_id}"
         assert "11:11" in told.body and "C-0000" in told.body
-        agent = create_staff_user(
-            session=session,
-            email="a@shop.test",
-            display_name="A",
-            role=StaffRole.AGENT,
-            password="long enough password",
-            actor="test",
-        )
+        agent = make_staff(session, "a@shop.test", StaffRole.AGENT)
         handoffs.claim(session, handoff_id, agent=agent, now=later + timedelta(minutes=30))
         assert session.get_one(Conversation, conversation.id).mode is ConversationMode.HUMAN
 
