@@ -1,9 +1,9 @@
 """Fast inserts of many rows: COPY on PostgreSQL, one executemany elsewhere.
 
 Used where tens of thousands of rows arrive at once (customer import, campaign
-audiences). Rows are plain dicts keyed by column name with values already in their
-stored form (enum members, aware UTC datetimes); the caller's transaction is used,
-so the insert commits or rolls back with everything else.
+audiences). Rows come as plain dicts keyed by column name, or column by column, with
+values in their model form (enum members, aware UTC datetimes); the caller's
+transaction is used, so the insert commits or rolls back with everything else.
 """
 
 from __future__ import annotations
@@ -68,19 +68,16 @@ def _stored(value: Any) -> Any:
     return value
 
 
-def _needs_conversion(rows: Sequence[dict[str, Any]], name: str) -> bool:
+def _needs_conversion(values: Sequence[Any]) -> bool:
     """Whether a column holds enums (stored by value) or times (stored in UTC); psycopg
     takes everything else as it is. A column's values all have one type."""
-    sample = next((row[name] for row in rows if row[name] is not None), None)
+    sample = next((value for value in values if value is not None), None)
     return isinstance(sample, (Enum, datetime))
 
 
-def _column(
-    rows: Sequence[dict[str, Any]], name: str, process: Callable[[Any], Any] | None
-) -> list[Any]:
+def _converted(values: Sequence[Any], process: Callable[[Any], Any] | None) -> Sequence[Any]:
     """One column's values in stored form. Most processed values repeat (enums, the
     import's timestamp, common dates), so each distinct value is converted once."""
-    values = [row[name] for row in rows]
     if process is None:
         return values
     converted: dict[Any, Any] = {None: None}
@@ -97,44 +94,54 @@ def _column(
 def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (all with the same keys) into `model`'s table, in the session's
     transaction."""
-    if not rows:
+    if rows:
+        insert_columns(session, model, {name: [row[name] for row in rows] for name in rows[0]})
+
+
+def insert_columns(session: Session, model: type[Base], columns: dict[str, Sequence[Any]]) -> None:
+    """Insert rows given column by column (each name to its values, all of one length)
+    into `model`'s table, in the session's transaction: `bulk_insert` without building
+    a dict a row, for callers that already hold their data by column."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    if lengths == {0}:
         return
     table = _table(model)
-    columns = list(rows[0])
+    column_list = ", ".join(f'"{name}"' for name in columns)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        column_list = ", ".join(f'"{name}"' for name in columns)
-        stored_columns = [
-            _column(rows, name, _stored if _needs_conversion(rows, name) else None)
-            for name in columns
+        stored = [
+            _converted(values, _stored if _needs_conversion(values) else None)
+            for values in columns.values()
         ]
         with (
             _driver_connection(session).cursor() as cursor,
             cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
         ):
-            for row in zip(*stored_columns, strict=True):
+            for row in zip(*stored, strict=True):
                 copy.write_row(row)
         return
     if connection.dialect.name == "sqlite":
         # SQLAlchemy's own executemany spends more time arranging parameters than
         # SQLite spends inserting; convert each column once with its type's processor.
-        processors = [
-            table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-            for name in columns
+        stored = [
+            _converted(
+                values,
+                table.c[name]
+                .type.dialect_impl(connection.dialect)
+                .bind_processor(connection.dialect),
+            )
+            for name, values in columns.items()
         ]
         placeholders = ", ".join("?" for _ in columns)
-        column_list = ", ".join(f'"{name}"' for name in columns)
-        values = list(
-            zip(
-                *(
-                    _column(rows, name, process)
-                    for name, process in zip(columns, processors, strict=True)
-                ),
-                strict=True,
-            )
-        )
         connection.exec_driver_sql(
-            f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', values
+            f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',
+            list(zip(*stored, strict=True)),
         )
         return
-    connection.execute(table.insert(), list(rows))
+    names = list(columns)
+    connection.execute(
+        table.insert(),
+        [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)],
+    )

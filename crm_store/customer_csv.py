@@ -11,13 +11,13 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from crm_store.audit import record_audit
-from crm_store.bulk import allocate_ids, bulk_insert
+from crm_store.bulk import allocate_ids, insert_columns
 from crm_store.customers import zone
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
 from crm_store.phones import InvalidPhoneNumber, normalize_phone
@@ -247,10 +247,10 @@ def read_customer_rows(
             if len(record) > len(header):
                 problems.append(RowProblem(line, None, "more fields than columns in the header"))
                 continue
-            values = dict(zip(header, (field.strip() for field in record), strict=False))
+            if len(record) < len(header):
+                record.extend([""] * (len(header) - len(record)))
+            values = dict(zip(header, map(str.strip, record), strict=True))
             values.update(absent)
-            for column in header[len(record) :]:
-                values[column] = ""
             row, row_problems = _parse_row(
                 line, values, region=region, default_timezone=default_timezone, this_year=this_year
             )
@@ -370,51 +370,68 @@ def import_customers(
 
 def _insert_batch(session: Session, rows: list[CustomerRow]) -> None:
     now = datetime.now(UTC)
-    customer_ids = allocate_ids(session, Customer, len(rows))
-    bulk_insert(
+    count = len(rows)
+    customer_ids = allocate_ids(session, Customer, count)
+    birthdays = [row.birthday for row in rows]
+    insert_columns(
         session,
         Customer,
-        [
-            {
-                "id": customer_id,
-                "name": row.name,
-                "email": row.email,
-                "birthday": row.birthday,
-                "birth_month": row.birthday.month if row.birthday else None,
-                "birth_day": row.birthday.day if row.birthday else None,
-                "language": row.language,
-                "timezone": row.timezone,
-                "tier": row.tier,
-                "notes": row.notes,
-                "order_count": 0,
-                "total_spent": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for customer_id, row in zip(customer_ids, rows, strict=True)
-        ],
+        {
+            "id": customer_ids,
+            "name": [row.name for row in rows],
+            "email": [row.email for row in rows],
+            "birthday": birthdays,
+            "birth_month": [birthday.month if birthday else None for birthday in birthdays],
+            "birth_day": [birthday.day if birthday else None for birthday in birthdays],
+            "language": [row.language for row in rows],
+            "timezone": [row.timezone for row in rows],
+            "tier": [row.tier for row in rows],
+            "notes": [row.notes for row in rows],
+            "order_count": [0] * count,
+            "total_spent": [0] * count,
+            "created_at": [now] * count,
+            "updated_at": [now] * count,
+        },
     )
-    identities: list[dict[str, Any]] = []
-    tags: list[dict[str, Any]] = []
+    owners: list[int] = []
+    channels: list[Channel] = []
+    addresses: list[str] = []
+    consents: list[bool] = []
     for customer_id, row in zip(customer_ids, rows, strict=True):
-        addresses = ((Channel.SMS, row.phone), (Channel.TELEGRAM, row.telegram_chat_id))
-        for channel, address in addresses:
+        for channel, address in (
+            (Channel.SMS, row.phone),
+            (Channel.TELEGRAM, row.telegram_chat_id),
+        ):
             if address is not None:
-                identities.append(
-                    {
-                        "customer_id": customer_id,
-                        "channel": channel,
-                        "address": address,
-                        "marketing_consent": row.marketing_consent,
-                        "consent_changed_at": now,
-                        "opted_out": False,
-                        "reachable": True,
-                        "created_at": now,
-                    }
-                )
-        tags.extend({"customer_id": customer_id, "tag": tag} for tag in row.tags)
-    bulk_insert(session, ChannelIdentity, identities)
-    bulk_insert(session, CustomerTag, tags)
+                owners.append(customer_id)
+                channels.append(channel)
+                addresses.append(address)
+                consents.append(row.marketing_consent)
+    identities = len(owners)
+    insert_columns(
+        session,
+        ChannelIdentity,
+        {
+            "customer_id": owners,
+            "channel": channels,
+            "address": addresses,
+            "marketing_consent": consents,
+            "consent_changed_at": [now] * identities,
+            "opted_out": [False] * identities,
+            "reachable": [True] * identities,
+            "created_at": [now] * identities,
+        },
+    )
+    tagged = [
+        (customer_id, tag)
+        for customer_id, row in zip(customer_ids, rows, strict=True)
+        for tag in row.tags
+    ]
+    insert_columns(
+        session,
+        CustomerTag,
+        {"customer_id": [owner for owner, _ in tagged], "tag": [tag for _, tag in tagged]},
+    )
 
 
 def export_rows(session: Session) -> Iterator[dict[str, str]]:

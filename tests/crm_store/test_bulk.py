@@ -1,11 +1,12 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, select, text
+import pytest
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from crm_store.bulk import allocate_ids, bulk_insert
-from crm_store.models import Customer, Language, Tier
+from crm_store.bulk import allocate_ids, bulk_insert, insert_columns
+from crm_store.models import Customer, CustomerTag, Language, Tier
 from tests.factories import utc
 
 
@@ -64,3 +65,12 @@ def test_allocated_ids_do_not_collide_with_existing_rows(session: Session) -> No
     ids = allocate_ids(session, Customer, 3)
     assert len(set(ids)) == 3
     assert min(ids) > session.scalar(select(Customer.id))  # type: ignore[operator]
+
+
+def test_columns_of_different_lengths_are_refused_and_nothing_is_written(
+    session: Session,
+) -> None:
+    ids = allocate_ids(session, Customer, 2)
+    with pytest.raises(ValueError, match="different lengths"):
+        insert_columns(session, CustomerTag, {"customer_id": ids, "tag": ["vip"]})
+    assert session.scalar(select(func.count()).select_from(CustomerTag)) == 0

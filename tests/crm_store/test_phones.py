@@ -3,7 +3,12 @@ import random
 import phonenumbers
 import pytest
 
-from crm_store.phones import InvalidPhoneNumber, _parse_in_full, normalize_phone
+from crm_store.phones import (
+    InvalidPhoneNumber,
+    _is_valid_national,
+    _parse_in_full,
+    normalize_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +62,37 @@ def test_fast_path_agrees_with_the_full_parser(region: str) -> None:
         assert got == expected, raw
         valid += expected is not None
     assert valid > 0
+
+
+def test_validity_check_agrees_with_the_library_in_every_region() -> None:
+    """Each type's example number, and random numbers of the region's lengths."""
+    rng = random.Random(86)
+    checked = valid = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        examples = (
+            phonenumbers.example_number_for_type(region, number_type)
+            for number_type in phonenumbers.PhoneNumberType.values()
+        )
+        samples = {
+            phonenumbers.national_significant_number(example)
+            for example in examples
+            if example is not None
+        }
+        lengths = [length for length in metadata.general_desc.possible_length if length > 0]
+        samples.update(
+            str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(length - 1))
+            for length in lengths
+            for _ in range(40)
+        )
+        for national in sorted(samples):
+            if national.startswith("0"):
+                continue  # not the fast path's case: it keeps the prefix's zero out
+            number = phonenumbers.PhoneNumber(
+                country_code=metadata.country_code, national_number=int(national)
+            )
+            expected = phonenumbers.is_valid_number_for_region(number, region)
+            assert _is_valid_national(national, region) == expected, (region, national)
+            checked += 1
+            valid += expected
+    assert checked > 10_000 and valid > 1_000
