@@ -47,3 +47,21 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits when the block succeeds and rolls back when it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT in the session's transaction: rolled back to if the block raises,
+    kept (until the transaction ends) if not.
+
+    pysqlite begins its transaction lazily, before the first write. A SAVEPOINT sent
+    before that would itself become the transaction, and releasing it would commit, so
+    on SQLite the transaction is begun first.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver_connection = connection.connection.driver_connection
+        if driver_connection is not None and not driver_connection.in_transaction:
+            driver_connection.execute("BEGIN")
+    with session.begin_nested():
+        yield

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import func, select
@@ -37,6 +38,7 @@ from crm_store.customers import (
 )
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.demo import load_demo_data, store_has_customers
+from crm_store.forked import ChildProcessFailed
 from crm_store.models import Campaign, Language, StaffRole, StaffUser
 from crm_store.settings import PROJECT_ROOT, Settings, get_settings
 from crm_store.staff import StaffUserExists, WeakPassword, create_staff_user
@@ -206,6 +208,8 @@ def import_customers_command(
         if len(failure.problems) > MAX_PROBLEMS_SHOWN:
             err.print(f"... and {len(failure.problems) - MAX_PROBLEMS_SHOWN} more")
         raise fail(f"{failure}") from failure
+    except ChildProcessFailed as failure:
+        raise fail(f"nothing was imported: {escape(str(failure))}") from failure
     message = f"imported {result.imported} customers"
     if result.skipped_existing:
         message += f", skipped {result.skipped_existing} already in the store"

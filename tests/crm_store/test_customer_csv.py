@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_store import customer_csv
 from crm_store.customer_csv import ImportFailed, import_customers, write_customers_csv
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language, Tier
 from tests.factories import make_customer
@@ -149,3 +150,89 @@ def test_export_then_import_into_an_empty_store_round_trips(
     write_customers_csv(session, again)
     assert again.getvalue() == exported.getvalue()
     assert "+886912345678" in again.getvalue()
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Batches of two rows, so that a short file goes through the checker process."""
+    monkeypatch.setattr(customer_csv, "BATCH_SIZE", 2)
+    return 2
+
+
+def numbered_rows(count: int, start: int = 0) -> str:
+    return "".join(
+        f"Customer {n},09{12_000_000 + n:08d},,,,,,,yes,tag{n % 3}\n"
+        for n in range(start, start + count)
+    )
+
+
+def test_a_file_of_many_batches_is_checked_alongside_and_imported_whole(
+    session: Session, small_batches: int
+) -> None:
+    checked: list[int] = []
+    written: list[int] = []
+    result = import_customers(
+        session,
+        io.StringIO(HEADER + numbered_rows(9)),
+        region="TW",
+        default_timezone="Asia/Taipei",
+        actor="test",
+        on_checked=checked.append,
+        on_written=written.append,
+    )
+    session.commit()
+
+    assert result.imported == 9
+    assert sum(checked) == sum(written) == 9
+    assert max(checked) == small_batches
+    names = session.scalars(select(Customer.name).order_by(Customer.id)).all()
+    assert names == [f"Customer {n}" for n in range(9)]
+    phones = session.scalars(select(ChannelIdentity.address).order_by(ChannelIdentity.id)).all()
+    assert phones == [f"+8869{12_000_000 + n:08d}" for n in range(9)]
+    tags = session.scalars(select(CustomerTag.tag).order_by(CustomerTag.customer_id)).all()
+    assert tags == [f"tag{n % 3}" for n in range(9)]
+
+
+def test_a_late_bad_row_undoes_the_batches_already_written(
+    session: Session, small_batches: int
+) -> None:
+    kept = make_customer(session, name="Added earlier in the same transaction")
+    text = (
+        HEADER
+        + numbered_rows(6)
+        + "Late Duplicate,0912000001,,,,,,,,\n"  # line 8: the phone of line 3
+        + numbered_rows(2, start=6)
+        + "Late Bad Date,,,,1990-13-01,,,,,\n"  # line 11
+    )
+    with pytest.raises(ImportFailed) as failure:
+        import_customers(
+            session, io.StringIO(text), region="TW", default_timezone="Asia/Taipei", actor="t"
+        )
+
+    assert [(p.line, p.column) for p in failure.value.problems] == [
+        (8, "phone"),
+        (11, "birthday"),
+    ]
+    assert "line 3" in str(failure.value.problems[0])
+    # No rollback by the caller: the import undid its own writes and nothing else.
+    assert session.scalars(select(Customer.name)).all() == [kept.name]
+    assert session.scalar(select(func.count()).select_from(ChannelIdentity)) == 0
+    assert session.scalar(select(func.count()).select_from(CustomerTag)) == 0
+    session.commit()
+    assert customer_count(session) == 1
+
+
+def test_rows_already_in_the_store_are_found_in_every_batch(
+    session: Session, small_batches: int
+) -> None:
+    make_customer(session, name="Existing", phone="+886912000005")
+    session.commit()
+    text = HEADER + numbered_rows(7)
+
+    with pytest.raises(ImportFailed) as failure:
+        run_import(session, text)
+    assert [(p.line, p.column) for p in failure.value.problems] == [(7, "phone")]
+    session.rollback()
+
+    assert run_import(session, text, skip_existing=True) == 6
+    assert customer_count(session) == 7

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_store import customer_csv
 from crm_store.models import Customer, StaffRole, StaffUser
 from crm_store.staff import authenticate
 from tests.factories import make_customer
@@ -68,6 +69,28 @@ def test_import_reports_bad_rows_and_imports_nothing(
     assert "line 3, column birthday" in result.stderr
     assert "nothing was imported" in result.stderr
     assert count(session, Customer) == 0
+
+
+def test_a_file_of_several_batches_imports_whole_or_not_at_all(
+    database_url: str, session: Session, tmp_path: Path
+) -> None:
+    """Long enough for the row checker to run in its own process beside the writer."""
+    rows = 3 * customer_csv.BATCH_SIZE + 17
+    lines = [f"Customer {n},09{12_000_000 + n:08d},,1990-01-01\n" for n in range(rows)]
+    path = tmp_path / "customers.csv"
+    path.write_text("name,phone,email,birthday\n" + "".join(lines[:-1]) + "Late,0912,,\n")
+
+    failed = crmbot(database_url, "import", "customers", str(path))
+    assert failed.returncode == 1
+    assert f"line {rows + 1}, column phone" in failed.stderr
+    assert "nothing was imported" in failed.stderr
+    assert count(session, Customer) == 0
+
+    path.write_text("name,phone,email,birthday\n" + "".join(lines))
+    imported = crmbot(database_url, "import", "customers", str(path))
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported {rows} customers" in imported.stdout
+    assert count(session, Customer) == rows
 
 
 def test_import_export_show_and_forget(database_url: str, session: Session, tmp_path: Path) -> None:
