@@ -63,8 +63,8 @@ def send_text(
     now: datetime,
     buttons: Sequence[dict[str, Any]] = (),
     staff_user_id: int | None = None,
-) -> Message | None:
-    """Queue `text` for `identity`, cut to the channel's limits; None if `key` was queued."""
+) -> outbox.Queued:
+    """Queue `text` for `identity`, cut to the channel's limits (once per `key`)."""
     return outbox.enqueue(
         session,
         key=key,
@@ -207,9 +207,9 @@ class Router:
                 author=Author.SYSTEM,
                 now=self._clock(),
             )
-        if queued is not None:
+        if queued.new:
             self._metrics.holding_replies.inc()
-        return queued is not None
+        return queued.new
 
     def conversations_waiting(self) -> list[int]:
         """Conversations with the bot that have messages nobody answered yet."""

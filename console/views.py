@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,18 @@ STREAM_SECONDS = 60.0
 POLL_SECONDS = 0.25
 # How many of the latest messages sent outside the chat a transcript shows.
 OUTREACH_SHOWN = 20
+
+
+def _outreach_sent(conversation: Conversation) -> tuple[ColumnElement[bool], ...]:
+    """What the shop sent outside the chat to the conversation's address (campaigns,
+    greetings, win-back): the customer's reply often answers one of these."""
+    return (
+        OutboxMessage.customer_id == conversation.customer_id,
+        OutboxMessage.identity_id == conversation.identity_id,
+        OutboxMessage.message_id.is_(None),
+        OutboxMessage.status == OutboxStatus.SENT,
+        OutboxMessage.sent_at.is_not(None),
+    )
 
 
 def utc_now() -> datetime:
@@ -198,16 +210,22 @@ def router(services: Services) -> APIRouter:
                 .order_by(Handoff.id)
             ).all()
             newest = ""
-            if conversation_id is not None:
+            conversation = (
+                session.get(Conversation, conversation_id) if conversation_id is not None else None
+            )
+            if conversation is not None:
                 last_message = session.scalar(
-                    select(func.max(Message.id)).where(Message.conversation_id == conversation_id)
+                    select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
                 )
                 last_note = session.scalar(
                     select(func.max(ConversationNote.id)).where(
-                        ConversationNote.conversation_id == conversation_id
+                        ConversationNote.conversation_id == conversation.id
                     )
                 )
-                newest = f"{last_message}:{last_note}"
+                last_outreach = session.scalar(
+                    select(func.max(OutboxMessage.sent_at)).where(*_outreach_sent(conversation))
+                )
+                newest = f"{last_message}:{last_note}:{last_outreach}"
         version = ";".join(f"{r.id}:{r.status}:{r.claimed_by}:{r.due_at}" for r in rows)
         return version, newest
 
@@ -252,17 +270,9 @@ def router(services: Services) -> APIRouter:
         notes = session.scalars(
             select(ConversationNote).where(ConversationNote.conversation_id == conversation_id)
         ).all()
-        # What the shop sent outside the chat (campaigns, greetings, win-back): the
-        # customer's reply often answers one of these.
         outreach = session.scalars(
             select(OutboxMessage)
-            .where(
-                OutboxMessage.customer_id == conversation.customer_id,
-                OutboxMessage.identity_id == conversation.identity_id,
-                OutboxMessage.message_id.is_(None),
-                OutboxMessage.status == OutboxStatus.SENT,
-                OutboxMessage.sent_at.is_not(None),
-            )
+            .where(*_outreach_sent(conversation))
             .order_by(OutboxMessage.sent_at.desc())
             .limit(OUTREACH_SHOWN)
         ).all()
@@ -425,7 +435,7 @@ def router(services: Services) -> APIRouter:
                         now=now,
                         staff_user_id=user.id,
                     )
-                    if queued is not None:
+                    if queued.new:
                         record_audit(
                             session,
                             actor=user.email,

@@ -39,6 +39,15 @@ PRIORITY = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What `enqueue` did: `new` is False when the key had been queued before (and
+    nothing changed); `message` is the transcript's line, when there is a conversation."""
+
+    new: bool
+    message: Message | None = None
+
+
 def enqueue(
     session: Session,
     *,
@@ -53,15 +62,15 @@ def enqueue(
     not_before: datetime | None = None,
     campaign_id: int | None = None,
     staff_user_id: int | None = None,
-) -> Message | None:
+) -> Queued:
     """Queue one message, sent as `parts` (already split to the channel's limits).
 
     The whole text goes into the conversation's transcript as one message; each part
-    is an outbox row keyed ``key`` (``key:2``, ``key:3`` for the rest). Returns None,
-    and changes nothing, when `key` was queued before.
+    is an outbox row keyed ``key`` (``key:2``, ``key:3`` for the rest). When `key` was
+    queued before, nothing changes and the result says so.
     """
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
-        return None
+        return Queued(new=False)
     not_before = not_before or now
     message = None
     if conversation is not None:
@@ -100,7 +109,7 @@ def enqueue(
             )
         )
     session.flush()
-    return message
+    return Queued(new=True, message=message)
 
 
 @dataclass(frozen=True, slots=True)

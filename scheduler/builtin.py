@@ -96,16 +96,13 @@ def plan_birthdays(session: Session, *, now: datetime, settings: Settings) -> in
             continue
         local = now.astimezone(zone(customer.timezone))
         at = local.replace(hour=settings.birthday_hour, minute=0, second=0, microsecond=0)
-        key = f"birthday:{customer.id}:{local.year}"
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
-            continue
         coupon = BIRTHDAY_COUPON[customer.language].format(code=_coupon("BDAY"))
         text = BIRTHDAY[customer.language].format(
             name=first_name(customer.name), shop=settings.shop_name, coupon=coupon
         )
-        enqueue(
+        greeting = enqueue(
             session,
-            key=key,
+            key=f"birthday:{customer.id}:{local.year}",
             identity=identity,
             purpose=MessagePurpose.MARKETING,
             parts=[text.strip()],
@@ -113,7 +110,7 @@ def plan_birthdays(session: Session, *, now: datetime, settings: Settings) -> in
             now=now,
             not_before=max(now, at),
         )
-        queued += 1
+        queued += greeting.new
     return queued
 
 

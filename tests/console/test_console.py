@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from crm_store.models import (
     AuditLog,
+    ChannelIdentity,
     ComplaintCategory,
     Conversation,
     ConversationMode,
@@ -335,32 +336,35 @@ def test_the_console_speaks_english_when_asked(console: Console) -> None:
         assert "Queue" in page and "Nobody is waiting" in page and 'lang="en"' in page
 
 
+def outreach(
+    identity: ChannelIdentity, key: str, body: str, *, sent_at: datetime | None
+) -> OutboxMessage:
+    """A campaign message to `identity`: sent at `sent_at`, or still waiting if None."""
+    created = (sent_at or datetime.now(UTC)) - timedelta(minutes=1)
+    return OutboxMessage(
+        idempotency_key=key,
+        customer_id=identity.customer_id,
+        identity_id=identity.id,
+        channel=identity.channel,
+        purpose=MessagePurpose.MARKETING,
+        body=body,
+        status=OutboxStatus.SENT if sent_at else OutboxStatus.PENDING,
+        # A waiting one is due tomorrow, out of the running dispatcher's reach.
+        not_before=created if sent_at else created + timedelta(days=1),
+        created_at=created,
+        sent_at=sent_at,
+    )
+
+
 def test_the_transcript_shows_what_the_shop_sent_outside_the_chat(console: Console) -> None:
     handoff_id = customer_waiting(console)
     earlier = datetime.now(UTC) - timedelta(hours=2)
     with console.running.store() as session, session.begin():
         identity = session.scalars(select(Conversation)).all()[-1].identity
-
-        def outbox_row(key: str, body: str, status: OutboxStatus) -> OutboxMessage:
-            sent = status is OutboxStatus.SENT
-            return OutboxMessage(
-                idempotency_key=key,
-                customer_id=identity.customer_id,
-                identity_id=identity.id,
-                channel=identity.channel,
-                purpose=MessagePurpose.MARKETING,
-                body=body,
-                status=status,
-                # The waiting one is due tomorrow, out of the running dispatcher's reach.
-                not_before=earlier if sent else earlier + timedelta(days=1),
-                created_at=earlier,
-                sent_at=earlier if sent else None,
-            )
-
         # The anniversary sale went out two hours before the customer wrote in; the
         # next campaign is still waiting for its time.
-        session.add(outbox_row("campaign:1:1:x", "週年慶全館 85 折！", OutboxStatus.SENT))
-        session.add(outbox_row("campaign:2:1:x", "下週新品預告", OutboxStatus.PENDING))
+        session.add(outreach(identity, "campaign:1:1:x", "週年慶全館 85 折！", sent_at=earlier))
+        session.add(outreach(identity, "campaign:2:1:x", "下週新品預告", sent_at=None))
     with console.signed_in("agent@shop.test") as agent:
         token = csrf_of(agent.get("/console").text)
         page_url = agent.post(
@@ -370,3 +374,27 @@ def test_the_transcript_shows_what_the_shop_sent_outside_the_chat(console: Conso
     assert "週年慶全館 85 折！" in fragment and "下週新品預告" not in fragment
     assert fragment.index("週年慶全館") < fragment.index("東西壞了，我要找真人")
     assert 'class="entry outreach marketing out"' in fragment
+
+
+def test_an_open_transcript_hears_of_outreach_as_it_is_sent(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    with console.signed_in("agent@shop.test") as agent:
+        token = csrf_of(agent.get("/console").text)
+        page_url = agent.post(
+            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
+        ).headers["location"]
+        conversation_id = int(page_url.rstrip("/").rsplit("/", 1)[-1])
+        live = f"/console/events?conversation={conversation_id}"
+        with agent.stream("GET", live, timeout=10) as events:
+            lines = events.iter_lines()
+            assert next(lines) == "retry: 1000"  # the page's starting point is taken
+            with console.running.store() as session, session.begin():
+                identity = session.get_one(Conversation, conversation_id).identity
+                session.add(
+                    outreach(identity, "campaign:9:1:x", "限時優惠", sent_at=datetime.now(UTC))
+                )
+            # Nothing else happens in the conversation: without the outreach, no event
+            # comes and the read times out.
+            assert next(line for line in lines if line.startswith("event: ")) == ("event: messages")
+        fragment = agent.get(f"{page_url}/transcript").text
+    assert "限時優惠" in fragment

@@ -29,6 +29,7 @@ from crm_store.models import (
     OutboxStatus,
 )
 from crm_store.outbox import (
+    Queued,
     claim_due,
     enqueue,
     mark_cancelled,
@@ -72,7 +73,7 @@ def queue(
     purpose: MessagePurpose = MessagePurpose.REPLY,
     conversation: Conversation | None = None,
     not_before: datetime | None = None,
-) -> Message | None:
+) -> Queued:
     return enqueue(
         session,
         key=key,
@@ -110,7 +111,7 @@ def test_enqueue_writes_one_transcript_message_and_one_outbox_row_per_part(
 ) -> None:
     identity, conversation = talk(session)
     parts = ("第一段。", "第二段。", "第三段。")
-    message = queue(session, identity, "reply:42", parts=parts, conversation=conversation)
+    message = queue(session, identity, "reply:42", parts=parts, conversation=conversation).message
     reloaded(session)
 
     assert message is not None
@@ -136,7 +137,7 @@ def test_enqueue_without_a_conversation_queues_rows_but_no_transcript(session: S
     identity = new_identity(session)
     result = queue(session, identity, "greeting:1", parts=("a", "b"))
     reloaded(session)
-    assert result is None
+    assert result == Queued(new=True, message=None)
     assert count(session, Message) == 0
     assert [r.message_id for r in session.scalars(select(OutboxMessage))] == [None, None]
 
@@ -160,7 +161,7 @@ def test_buttons_go_with_the_last_part_only(session: Session) -> None:
     assert row(session, "ask:2").payload == payload
 
 
-def test_a_second_enqueue_with_the_same_key_returns_none_and_adds_nothing(
+def test_a_second_enqueue_with_the_same_key_says_so_and_adds_nothing(
     session: Session,
 ) -> None:
     identity, conversation = talk(session)
@@ -170,8 +171,8 @@ def test_a_second_enqueue_with_the_same_key_returns_none_and_adds_nothing(
         session, identity, "birthday:7:2026", parts=("x", "y", "z"), conversation=conversation
     )
     reloaded(session)
-    assert first is not None
-    assert again is None
+    assert first.new and first.message is not None
+    assert again == Queued(new=False)
     assert count(session, Message) == 1
     assert count(session, OutboxMessage) == 2
     assert row(session, "birthday:7:2026").body == "a"
@@ -382,7 +383,7 @@ def test_mark_retry_moves_the_row_and_the_identitys_later_rows_to_retry_at(
 
 def test_mark_retry_fails_the_row_once_max_attempts_are_used(session: Session) -> None:
     identity, conversation = talk(session)
-    message = queue(session, identity, "m", conversation=conversation)
+    message = queue(session, identity, "m", conversation=conversation).message
     session.commit()
     assert message is not None
     results: list[bool] = []
@@ -428,7 +429,7 @@ def test_a_row_failed_by_its_last_retry_records_the_failure_now_not_at_retry_at(
         author=Author.BOT,
         conversation=conversation,
         now=wall_clock,
-    )
+    ).message
     session.commit()
     assert message is not None
     claimed = claim_due(session, worker="w", now=wall_clock, limit=1)
@@ -454,7 +455,7 @@ def test_mark_sent_records_the_provider_id_on_the_row_and_the_transcript(
     session: Session,
 ) -> None:
     identity, conversation = talk(session)
-    message = queue(session, identity, "m", parts=("one", "two"), conversation=conversation)
+    message = queue(session, identity, "m", parts=("one", "two"), conversation=conversation).message
     session.commit()
     assert message is not None
     first, second = claim_due(session, worker="w", now=NOW, limit=10)
@@ -493,7 +494,7 @@ def test_mark_cancelled_cancels_the_row_and_fails_the_transcript(session: Sessio
     identity, conversation = talk(session)
     message = queue(
         session, identity, "ad", purpose=MessagePurpose.MARKETING, conversation=conversation
-    )
+    ).message
     session.commit()
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
@@ -510,7 +511,7 @@ def test_mark_cancelled_cancels_the_row_and_fails_the_transcript(session: Sessio
 
 def test_mark_failed_fails_the_row_and_the_transcript(session: Session) -> None:
     identity, conversation = talk(session)
-    message = queue(session, identity, "m", conversation=conversation)
+    message = queue(session, identity, "m", conversation=conversation).message
     session.commit()
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
@@ -527,7 +528,7 @@ def test_mark_failed_fails_the_row_and_the_transcript(session: Session) -> None:
 
 def test_record_delivery_status_finds_the_row_by_provider_id(session: Session) -> None:
     identity, conversation = talk(session)
-    message = queue(session, identity, "m", conversation=conversation)
+    message = queue(session, identity, "m", conversation=conversation).message
     queue(session, identity, "other")
     session.commit()
     assert message is not None
@@ -554,7 +555,7 @@ def test_record_delivery_status_finds_the_row_by_provider_id(session: Session) -
 
 def test_a_reported_delivery_failure_fails_the_row_and_the_transcript(session: Session) -> None:
     identity, conversation = talk(session)
-    message = queue(session, identity, "m", conversation=conversation)
+    message = queue(session, identity, "m", conversation=conversation).message
     session.commit()
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
