@@ -53,12 +53,12 @@ $(MODEL_STAMP): $(RASA_DATA) | $(RASA_VENV)/.installed
 
 test: venvs $(MODEL_STAMP) lint test-rasa test-python ## Run the whole suite: lint, Rasa data checks, pytest
 
-test-python: venvs $(MODEL_STAMP)
+test-python: venvs $(MODEL_STAMP) ## pytest alone
 	$(PY) -m pytest
 
 # `rasa data validate` itself runs in tests/bot/test_rasa_data.py, which tells its
 # false positives (responses sent by custom actions) from real warnings.
-test-rasa: $(MODEL_STAMP)
+test-rasa: $(MODEL_STAMP) ## Rasa's end-to-end story tests alone
 	$(RASA) test core --model bot/models/assistant.tar.gz --stories tests/stories --e2e \
 		--fail-on-prediction-errors --out var/rasa-test-results
 
@@ -77,6 +77,7 @@ run: setup ## Start every process of the Procfile (honcho); the console at :8000
 
 bench: setup ## Run the benchmarks (prints figures; never fails the build)
 	$(PY) -m bench.store
+	$(PY) -m bench.nlu --model bot/models/assistant.tar.gz
 	$(PY) -m bench.gateway
 	$(PY) -m bench.handoff
 	$(PY) -m bench.campaign

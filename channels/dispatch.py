@@ -79,10 +79,18 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Send what is due now; returns how many rows were handled."""
         claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
         by_identity: dict[int, list[outbox.Claimed]] = {}
         for row in claimed:
             by_identity.setdefault(row.identity_id, []).append(row)
-        await asyncio.gather(*(self._send_in_order(rows) for rows in by_identity.values()))
+        renewing = asyncio.create_task(self._keep_claims())
+        try:
+            await asyncio.gather(*(self._send_in_order(rows) for rows in by_identity.values()))
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         return len(claimed)
 
     def _claim(self) -> list[outbox.Claimed]:
@@ -91,7 +99,32 @@ class Dispatcher:
             released = outbox.release_stale(session, now=now, lease=self._lease)
             if released:
                 log.warning("%d outbox rows were left sending by a stopped dispatcher", released)
-            return outbox.claim_due(session, worker=self._worker, now=now, limit=self._batch_size)
+            return outbox.claim_due(
+                session,
+                worker=self._worker,
+                now=now,
+                limit=self._batch_size,
+                purposes=self._purposes,
+            )
+
+    async def _keep_claims(self) -> None:
+        """Renew the batch's claims a few times a lease while it is out.
+
+        A batch can wait long behind a provider's rate limit (500 SMS at under one a
+        second); the lease is there to notice a dispatcher that stopped, not a slow one.
+        """
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                renewed = await asyncio.to_thread(self._renew_claims)
+            except Exception:  # the next round tries again; the per-row check still guards
+                log.exception("could not renew the outbox claims")
+                continue
+            log.debug("renewed %d outbox claims", renewed)
+
+    def _renew_claims(self) -> int:
+        with session_scope(self._factory) as session:
+            return outbox.renew_claims(session, worker=self._worker, now=self._clock())
 
     async def _sleep_until_due(self) -> None:
         due = await asyncio.to_thread(self._next_due)

@@ -197,7 +197,8 @@ class TelegramSender:
                 raise PermanentFailure(error.message, unreachable=gone) from error
             except TelegramError as error:  # network trouble, 5xx, timeouts
                 raise TemporaryFailure(error.message) from error
-        return str(sent.message_id)
+        # Telegram numbers messages within a chat; the chat makes the id unique.
+        return f"{sent.chat_id}:{sent.message_id}"
 
     async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
         return None  # the Bot API cannot list what a bot sent

@@ -70,6 +70,11 @@ def current_staff(request: Request, factory: sessionmaker[Session]) -> StaffUser
     return user
 
 
+def home_page(user: StaffUser) -> str:
+    """Where `user` lands after signing in: the first page their role may open."""
+    return "/console" if user.role in AGENT_PAGES else "/console/campaigns"
+
+
 def requires(
     roles: frozenset[StaffRole], factory_of: Callable[[Request], sessionmaker[Session]]
 ) -> Callable[[Request], Coroutine[Any, Any, StaffUser]]:

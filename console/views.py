@@ -167,7 +167,7 @@ def router(services: Services) -> APIRouter:
             return page(request, "login.html", None, status=401, error=error, email=email)
         throttle.succeeded(*keys)
         auth.sign_in(request, user)
-        return RedirectResponse("/console", status_code=303)
+        return RedirectResponse(auth.home_page(user), status_code=303)
 
     @routes.post("/logout")
     async def logout(request: Request, user: StaffUser = anyone) -> Response:

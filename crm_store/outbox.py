@@ -188,11 +188,7 @@ INTERRUPTED = "interrupted while sending"
 
 def touch(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
     """Renew `worker`'s claim on a row right before sending it; False when the claim
-    was lost (another dispatcher took the row over after the lease ran out).
-
-    A batch can wait long behind a provider's rate limit; renewing the claim per row
-    makes the lease measure one send, not the whole batch.
-    """
+    was lost (another dispatcher took the row over after the lease ran out)."""
     result = session.execute(
         update(OutboxMessage)
         .where(
@@ -203,6 +199,16 @@ def touch(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bo
         .values(claimed_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew_claims(session: Session, *, worker: str, now: datetime) -> int:
+    """Renew every claim `worker` holds (its batch is still going out); returns how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker)
+        .values(claimed_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:

@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     winback_after_days: int = Field(default=120, ge=1)
     winback_every_days: int = Field(default=180, ge=1)
     # The scheduler sends campaign traffic at this share of each provider's limit; the
-    # rest is kept for the gateway's replies to waiting customers.
-    campaign_rate_share: float = Field(default=0.8, gt=0, le=1)
+    # rest is kept for the gateway's replies to waiting customers (so it must leave some).
+    campaign_rate_share: float = Field(default=0.8, gt=0, lt=1)
     # Whether the gateway also sends surveys, campaigns and notices (when no scheduler runs).
     gateway_sends_everything: bool = False
 

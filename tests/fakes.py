@@ -29,8 +29,8 @@ import time
 import traceback
 import uuid
 import zlib
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -385,7 +385,8 @@ class FakeTelegram(_LoopbackServer):
         self._failures: list[_TelegramFailure] = []
         self._blocked: set[int | str] = set()
         self._chat_names: dict[int, str] = {}
-        self._message_ids = itertools.count(1)
+        # Like Telegram, each chat numbers its own messages.
+        self._message_ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
         self._webhook: JSONDict = {"url": "", "secret_token": None}
         self._handlers: dict[str, Callable[[JSONDict], _Reply]] = {
             "getMe": self._get_me,
@@ -639,7 +640,7 @@ class FakeTelegram(_LoopbackServer):
         markup = params.get("reply_markup")
         reply_markup = markup if isinstance(markup, dict) else None
         with self._cond:
-            message_id = next(self._message_ids)
+            message_id = next(self._message_ids[str(chat_id)])
             message: JSONDict = {
                 "message_id": message_id,
                 "from": {

@@ -63,6 +63,21 @@ def test_telegram_overall_limit_spreads_messages_to_many_chats(
     assert time.monotonic() - started >= 1.5  # 30 messages at 10 a second
 
 
+def test_telegram_ids_are_unique_across_chats(fake_telegram: FakeTelegram) -> None:
+    """Telegram numbers messages within each chat, so two chats both get a message 1;
+    the id we keep (unique in the transcript) names the chat too."""
+    sender = telegram_sender(fake_telegram)
+
+    async def to_two_chats() -> list[str | None]:
+        await sender.start()
+        try:
+            return [await sender.send(Outgoing(chat, "hi")) for chat in ("111", "222", "111")]
+        finally:
+            await sender.close()
+
+    assert asyncio.run(to_two_chats()) == ["111:1", "222:1", "111:2"]
+
+
 def test_twilio_limit_counts_segments_not_messages(fake_twilio: FakeTwilio) -> None:
     sender = twilio_sender(fake_twilio, segments_per_second=4)
     long_chinese = "您的退款已經完成。" * 30  # 270 characters: 5 UCS-2 segments

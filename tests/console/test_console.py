@@ -118,6 +118,21 @@ def test_an_agent_gets_403_on_marketer_and_admin_pages(console: Console) -> None
             assert admin.get(path).status_code == 200, path
 
 
+def test_each_role_lands_on_a_page_it_may_open(console: Console) -> None:
+    for email, home in (
+        ("agent@shop.test", "/console"),
+        ("marketer@shop.test", "/console/campaigns"),
+        ("admin@shop.test", "/console"),
+    ):
+        with console.browser() as browser:
+            token = csrf_of(browser.get("/console/login").text)
+            signed_in = browser.post(
+                "/console/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+            )
+            assert signed_in.headers["location"] == home, email
+            assert browser.get(home).status_code == 200, email
+
+
 def test_a_form_without_the_csrf_token_is_refused(console: Console) -> None:
     handoff_id = customer_waiting(console)
     with console.signed_in("agent@shop.test") as agent:

@@ -1,0 +1,234 @@
+"""The dispatcher on its own, against the store: which rows it takes, how it keeps them
+while a slow batch goes out, and the share of the providers' limits it sends at."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.dispatch import Dispatcher
+from channels.gateway import REPLIES, gateway_rate_share
+from channels.metrics import Metrics
+from channels.senders import Outgoing, TelegramSender
+from crm_store import outbox
+from crm_store.conversations import open_conversation
+from crm_store.db import session_scope
+from crm_store.models import (
+    Author,
+    Channel,
+    Message,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
+)
+from crm_store.settings import Settings
+from scheduler.service import OUTREACH
+from tests.factories import make_customer, utc
+from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram
+
+NOON_IN_TAIPEI = utc(2026, 5, 6, 4, 0)  # outside quiet hours
+
+
+def running_clock() -> datetime:
+    """Noon in Taipei, moving on with real time (leases need time to pass)."""
+    return NOON_IN_TAIPEI + timedelta(seconds=time.monotonic() - STARTED)
+
+
+STARTED = time.monotonic()
+
+
+class SlowSender:
+    """An SMS sender that takes `seconds` a message, one at a time, like a number whose
+    rate limit is far below the batch's size."""
+
+    channel = Channel.SMS
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.sent: list[tuple[str, str]] = []
+        self._turn = asyncio.Lock()
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def send(self, message: Outgoing) -> str | None:
+        async with self._turn:
+            await asyncio.sleep(self.seconds)
+            self.sent.append((message.address, message.text))
+            return f"SM{len(self.sent)}"
+
+    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
+        return None  # like Telegram: cannot tell, so a released row would go out again
+
+
+def queue_for(session: Session, count: int, purpose: MessagePurpose) -> None:
+    for number in range(count):
+        customer = make_customer(session, name=f"C{number}", phone=f"+8869120000{number:02d}")
+        outbox.enqueue(
+            session,
+            key=f"{purpose}:{number}",
+            identity=customer.identities[0],
+            purpose=purpose,
+            parts=[f"{purpose} {number}"],
+            author=Author.SYSTEM,
+            now=NOON_IN_TAIPEI,
+        )
+
+
+def statuses(factory: sessionmaker[Session]) -> dict[str, OutboxStatus]:
+    with factory() as session:
+        rows = session.execute(select(OutboxMessage.idempotency_key, OutboxMessage.status))
+        return {key: status for key, status in rows}
+
+
+def dispatcher(
+    factory: sessionmaker[Session],
+    sender: SlowSender,
+    *,
+    worker: str,
+    purposes: frozenset[MessagePurpose] | None = None,
+    lease: timedelta = timedelta(minutes=5),
+) -> Dispatcher:
+    return Dispatcher(
+        factory,
+        {Channel.SMS: sender},
+        worker=worker,
+        metrics=Metrics(),
+        purposes=purposes,
+        clock=running_clock,
+        lease=lease,
+    )
+
+
+def test_the_gateway_and_the_scheduler_each_send_only_their_own_rows(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        queue_for(session, 2, MessagePurpose.MARKETING)
+        customer = make_customer(session, name="Writer", phone="+886912999999")
+        outbox.enqueue(
+            session,
+            key="reply:1",
+            identity=customer.identities[0],
+            purpose=MessagePurpose.REPLY,
+            parts=["您好"],
+            author=Author.BOT,
+            now=NOON_IN_TAIPEI,
+        )
+    gateway_sender, scheduler_sender = SlowSender(), SlowSender()
+
+    gateway = dispatcher(session_factory, gateway_sender, worker="gateway", purposes=REPLIES)
+    assert asyncio.run(gateway.dispatch_once()) == 1
+    assert gateway_sender.sent == [("+886912999999", "您好")]
+    assert statuses(session_factory) == {
+        "reply:1": OutboxStatus.SENT,
+        "marketing:0": OutboxStatus.PENDING,
+        "marketing:1": OutboxStatus.PENDING,
+    }
+
+    scheduler = dispatcher(session_factory, scheduler_sender, worker="scheduler", purposes=OUTREACH)
+    assert asyncio.run(scheduler.dispatch_once()) == 2
+    assert sorted(text for _, text in scheduler_sender.sent) == ["marketing 0", "marketing 1"]
+
+
+def test_a_batch_slower_than_the_lease_keeps_its_rows_and_each_goes_out_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Six customers at 0.3 s a message take 1.8 s; the lease is 0.6 s. A second
+    dispatcher looking for stopped ones all along must find none."""
+    with session_scope(session_factory) as session:
+        queue_for(session, 6, MessagePurpose.MARKETING)
+    lease = timedelta(seconds=0.6)
+    slow, other = SlowSender(seconds=0.3), SlowSender()
+    busy = dispatcher(session_factory, slow, worker="busy", purposes=OUTREACH, lease=lease)
+    watching = dispatcher(session_factory, other, worker="other", purposes=OUTREACH, lease=lease)
+
+    def claimed_by_busy() -> int:
+        with session_factory() as session:
+            rows = session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.claimed_by == "busy")
+            )
+            return len(rows.all())
+
+    async def both() -> int:
+        batch = asyncio.create_task(busy.dispatch_once())
+        while claimed_by_busy() < 6:
+            await asyncio.sleep(0.01)
+        while not batch.done():
+            await watching.dispatch_once()
+            await asyncio.sleep(0.1)
+        return await batch
+
+    assert asyncio.run(both()) == 6
+    assert other.sent == []
+    assert Counter(text for _, text in slow.sent) == Counter(f"marketing {n}" for n in range(6))
+    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
+
+
+def test_replies_in_two_telegram_chats_are_both_recorded_as_sent(
+    session_factory: sessionmaker[Session], fake_telegram: FakeTelegram
+) -> None:
+    """Both chats' first bot message is Telegram's message 1."""
+    with session_scope(session_factory) as session:
+        for chat in ("111", "222"):
+            customer = make_customer(session, name=chat, telegram_chat_id=chat)
+            identity = customer.identities[0]
+            outbox.enqueue(
+                session,
+                key=f"reply:{chat}",
+                identity=identity,
+                purpose=MessagePurpose.REPLY,
+                parts=["您好"],
+                author=Author.BOT,
+                conversation=open_conversation(session, identity, now=NOON_IN_TAIPEI),
+                now=NOON_IN_TAIPEI,
+            )
+    telegram = TelegramSender(
+        token=TELEGRAM_BOT_TOKEN, base_url=fake_telegram.base_url, messages_per_second=30
+    )
+    replies = Dispatcher(
+        session_factory,
+        {Channel.TELEGRAM: telegram},
+        worker="gateway",
+        metrics=Metrics(),
+        purposes=REPLIES,
+        clock=running_clock,
+    )
+
+    async def send() -> int:
+        await telegram.start()
+        try:
+            return await replies.dispatch_once()
+        finally:
+            await telegram.close()
+
+    assert asyncio.run(send()) == 2
+    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
+    with session_factory() as session:
+        ids = session.scalars(select(Message.channel_message_id)).all()
+    assert sorted(ids) == ["111:1", "222:1"]
+
+
+@pytest.mark.parametrize("share", [0.5, 0.8, 0.95])
+def test_the_gateway_sends_replies_within_what_campaigns_leave(share: float) -> None:
+    with_scheduler = Settings(_env_file=None, campaign_rate_share=share)  # type: ignore[call-arg]
+    assert gateway_rate_share(with_scheduler) + share == pytest.approx(1.0)
+    alone = Settings(  # type: ignore[call-arg]
+        _env_file=None, campaign_rate_share=share, gateway_sends_everything=True
+    )
+    assert gateway_rate_share(alone) == 1.0
+
+
+def test_a_campaign_share_that_leaves_nothing_for_replies_is_refused() -> None:
+    with pytest.raises(ValidationError, match="campaign_rate_share"):
+        Settings(_env_file=None, campaign_rate_share=1.0)  # type: ignore[call-arg]
