@@ -100,7 +100,10 @@ UI: dict[str, dict[Language, str]] = {
         Language.EN: "bot did not understand twice",
     },
     "reason_anger_or_threat": {Language.ZH_TW: "情緒激動或威脅", Language.EN: "anger or threat"},
-    "reason_vip_complaint": {Language.ZH_TW: "VIP 客訴", Language.EN: "VIP complaint"},
+    "reason_vip_complaint": {
+        Language.ZH_TW: "VIP／高價值客戶客訴",
+        Language.EN: "VIP or high-value complaint",
+    },
     "reason_compensation_beyond_authority": {
         Language.ZH_TW: "補償超出機器人權限",
         Language.EN: "compensation beyond the bot's authority",

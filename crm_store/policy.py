@@ -9,7 +9,7 @@ survey follows the same delay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from crm_store.models import ComplaintCategory, DesiredOutcome, Language, Tier
+from crm_store.analytics import lifetime_value
+from crm_store.models import ComplaintCategory, Customer, DesiredOutcome, Language, Tier
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "bot" / "policy.yml"
 
@@ -72,6 +73,7 @@ class Policy:
             for severity, by_tier in table["compensation"].items()
         }
         self.compensation_authority = Decimal(table["compensation_authority"])
+        self.high_value_from = Decimal(table["high_value_from"])
         self._labels: dict[str, dict[str, str]] = table["compensation_labels"]
         self.survey_after = timedelta(days=int(table["survey_after_days"]))
         self._causes: dict[ComplaintCategory, tuple[Cause, list[Cause]]] = {}
@@ -92,6 +94,13 @@ class Policy:
             cause.name for default, causes in self._causes.values() for cause in (default, *causes)
         )
         return tuple(dict.fromkeys(names))
+
+    def is_high_value(self, customer: Customer, *, now: datetime) -> bool:
+        """A VIP, or a customer whose estimated lifetime value reaches `high_value_from`:
+        their complaints go to a person."""
+        return (
+            customer.tier is Tier.VIP or lifetime_value(customer, now=now) >= self.high_value_from
+        )
 
     def may_grant(
         self,

@@ -34,7 +34,6 @@ from crm_store.models import (
     RecoveryStep,
     Ticket,
     TicketStatus,
-    Tier,
 )
 from crm_store.orders import find_order
 from crm_store.policy import CompensationOption, load_policy
@@ -156,7 +155,7 @@ class ActionListenToComplaint(Action):
     ) -> HandoffReason | None:
         if has_threat(text):
             return HandoffReason.ANGER_OR_THREAT
-        if is_new and current.customer.tier is Tier.VIP:
+        if is_new and load_policy().is_high_value(current.customer, now=current.now):
             return HandoffReason.VIP_COMPLAINT
         if is_new and is_repeat_complaint(current.session, ticket, now=current.now):
             return HandoffReason.REPEAT_COMPLAINT

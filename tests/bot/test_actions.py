@@ -131,6 +131,7 @@ def test_listening_opens_a_ticket_then_adds_to_it(store: sessionmaker[Session]) 
     [
         ("threat", "再不處理我就找消保官", HandoffReason.ANGER_OR_THREAT),
         ("vip", "the package is late", HandoffReason.VIP_COMPLAINT),
+        ("high value", "the package is late", HandoffReason.VIP_COMPLAINT),
         ("repeat", "again it's late", HandoffReason.REPEAT_COMPLAINT),
     ],
 )
@@ -139,6 +140,10 @@ def test_complaints_that_go_straight_to_a_person(
 ) -> None:
     with store() as session:
         found = customer(session, tier=Tier.VIP if setup == "vip" else Tier.STANDARD)
+        if setup == "high value":  # 10 orders a year of 1,200: about 36,000 over 3 years
+            found.order_count, found.total_spent = 10, Decimal(12_000)
+            found.first_order_at = datetime.now(UTC) - timedelta(days=365)
+            session.commit()
         if setup == "repeat":
             make_ticket(
                 session,

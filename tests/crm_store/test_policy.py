@@ -1,9 +1,9 @@
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from crm_store.models import ComplaintCategory, DesiredOutcome, Language, Tier
+from crm_store.models import ComplaintCategory, Customer, DesiredOutcome, Language, Tier
 from crm_store.policy import load_policy
 
 policy = load_policy()
@@ -71,3 +71,27 @@ def test_root_causes_list_every_cause_once_in_the_tables_order() -> None:
     assert len(causes) == len(set(causes))
     for category in ComplaintCategory:
         assert policy.cause(category, "").name in causes  # each category's default
+
+
+@pytest.mark.parametrize(
+    ("tier", "spent", "high_value"),
+    [
+        (Tier.VIP, 0, True),  # VIPs always
+        (Tier.STANDARD, 9_000, False),  # 9,000 a year: an estimated 27,000
+        (Tier.STANDARD, 10_000, True),  # 10,000 a year: 30,000, the table's line
+        (Tier.GOLD, 12_000, True),
+    ],
+)
+def test_high_value_is_a_vip_or_a_lifetime_value_over_the_line(
+    tier: Tier, spent: int, high_value: bool
+) -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    customer = Customer(
+        name="x",
+        tier=tier,
+        order_count=5 if spent else 0,
+        total_spent=Decimal(spent),
+        first_order_at=now - timedelta(days=365) if spent else None,
+    )
+    assert policy.high_value_from == Decimal(30_000)
+    assert policy.is_high_value(customer, now=now) is high_value
