@@ -152,8 +152,10 @@ def main() -> None:
                 "TWILIO_AUTH_TOKEN": twilio.auth_token,
                 "TWILIO_FROM_NUMBER": SHOP_NUMBER,
                 "TWILIO_API_BASE_URL": twilio.base_url,
-                # A real sending limit would measure Twilio's pace, not the gateway's.
+                # Real sending limits (and the gateway's share of them, which campaigns
+                # leave) would measure the providers' pace, not the gateway's.
                 "TWILIO_SEGMENTS_PER_SECOND": "10000",
+                "TELEGRAM_MESSAGES_PER_SECOND": "10000",
                 "BURST_WINDOW_SECONDS": "0",
                 "HOLDING_REPLY_AFTER_SECONDS": "60",
             }

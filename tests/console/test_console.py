@@ -42,6 +42,14 @@ from tests.console.conftest import PASSWORD, Console, csrf_of, reply_id_of
 CHAT = 7001
 
 
+def claim(agent: httpx.Client, handoff_id: int) -> tuple[str, str]:
+    """Claim the handoff as `agent`: the conversation page's path, and the CSRF token."""
+    token = csrf_of(agent.get("/console").text)
+    claimed = agent.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    assert claimed.status_code == 303, claimed.text
+    return claimed.headers["location"], token
+
+
 def customer_waiting(console: Console, chat_id: int = CHAT, *, with_ticket: bool = True) -> int:
     """A Telegram customer who wrote in and was handed to staff; returns the handoff id."""
     running = console.running
@@ -275,10 +283,7 @@ def test_claim_reply_note_and_resolve_goes_out_over_telegram(console: Console) -
 def test_an_agent_cannot_reply_to_a_customer_another_agent_has(console: Console) -> None:
     handoff_id = customer_waiting(console)
     with console.signed_in("agent@shop.test") as first:
-        token = csrf_of(first.get("/console").text)
-        page_url = first.post(
-            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
-        ).headers["location"]
+        page_url, token = claim(first, handoff_id)
     with console.signed_in("agent2@shop.test") as second:
         token = csrf_of(second.get("/console").text)
         refused = second.post(
@@ -318,10 +323,7 @@ def test_the_dashboard_charts_complaints_and_offers_the_numbers_as_csv(
 def test_an_agent_transfers_a_customer_to_a_colleague(console: Console) -> None:
     handoff_id = customer_waiting(console)
     with console.signed_in("agent@shop.test") as first:
-        token = csrf_of(first.get("/console").text)
-        page_url = first.post(
-            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
-        ).headers["location"]
+        page_url, token = claim(first, handoff_id)
         colleague = console.staff_ids["agent2@shop.test"]
         moved = first.post(f"{page_url}/transfer", data={"csrf_token": token, "to": colleague})
         assert moved.status_code == 303
@@ -381,10 +383,7 @@ def test_the_transcript_shows_what_the_shop_sent_outside_the_chat(console: Conso
         session.add(outreach(identity, "campaign:1:1:x", "週年慶全館 85 折！", sent_at=earlier))
         session.add(outreach(identity, "campaign:2:1:x", "下週新品預告", sent_at=None))
     with console.signed_in("agent@shop.test") as agent:
-        token = csrf_of(agent.get("/console").text)
-        page_url = agent.post(
-            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
-        ).headers["location"]
+        page_url, _ = claim(agent, handoff_id)
         fragment = agent.get(f"{page_url}/transcript").text
     assert "週年慶全館 85 折！" in fragment and "下週新品預告" not in fragment
     assert fragment.index("週年慶全館") < fragment.index("東西壞了，我要找真人")
@@ -394,10 +393,7 @@ def test_the_transcript_shows_what_the_shop_sent_outside_the_chat(console: Conso
 def test_an_open_transcript_hears_of_outreach_as_it_is_sent(console: Console) -> None:
     handoff_id = customer_waiting(console)
     with console.signed_in("agent@shop.test") as agent:
-        token = csrf_of(agent.get("/console").text)
-        page_url = agent.post(
-            f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}
-        ).headers["location"]
+        page_url, _ = claim(agent, handoff_id)
         conversation_id = int(page_url.rstrip("/").rsplit("/", 1)[-1])
         live = f"/console/events?conversation={conversation_id}"
         with agent.stream("GET", live, timeout=10) as events:
