@@ -167,13 +167,6 @@ async def _form(request: Request) -> dict[str, str]:
 BackgroundTask = Callable[[Gateway], Coroutine[Any, Any, None]]
 
 
-def gateway_rate_share(settings: Settings) -> float:
-    """The part of each provider's limit the gateway sends at: all of it when it sends
-    everything, else what the scheduler's campaign share leaves, so that the two
-    processes together keep within the provider's limit."""
-    return 1.0 if settings.gateway_sends_everything else 1.0 - settings.campaign_rate_share
-
-
 def create_app(
     settings: Settings | None = None, *, background_tasks: Sequence[BackgroundTask] = ()
 ) -> FastAPI:
@@ -186,7 +179,7 @@ def create_app(
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
         engine = make_engine(settings.database_url)
         rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
-        senders = build_senders(settings, rate_share=gateway_rate_share(settings))
+        senders = build_senders(settings, rate_share=settings.gateway_rate_share)
         for sender in senders.values():
             await sender.start()
         gateway = Gateway(

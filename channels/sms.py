@@ -13,7 +13,7 @@ from channels.keywords import Keyword, sms_keyword
 from channels.routing import send_text
 from channels.texts import SMS_HELP, SMS_OPTED_IN, SMS_OPTED_OUT, say
 from crm_store import outbox
-from crm_store.consent import opt_in, opt_out
+from crm_store.consent import set_consent
 from crm_store.models import (
     Author,
     Channel,
@@ -91,12 +91,10 @@ def handle_keyword(session: Session, stored: Stored, *, settings: Settings, now:
         return False
     actor = f"sms:{identity.address}"
     details = {"keyword": stored.message.text.strip()}
-    if keyword is Keyword.OPT_OUT:
-        opt_out(session, identity, now=now, actor=actor, details=details)
-        texts = SMS_OPTED_OUT
-    elif keyword is Keyword.OPT_IN:
-        opt_in(session, identity, now=now, actor=actor, details=details)
-        texts = SMS_OPTED_IN
+    if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+        opted_in = keyword is Keyword.OPT_IN
+        set_consent(session, identity, opted_in=opted_in, now=now, actor=actor, details=details)
+        texts = SMS_OPTED_IN if opted_in else SMS_OPTED_OUT
     else:
         texts = SMS_HELP
     send_text(

@@ -15,38 +15,17 @@ from crm_store.audit import record_audit
 from crm_store.models import ChannelIdentity
 
 
-def opt_out(
-    session: Session,
-    identity: ChannelIdentity,
-    *,
-    now: datetime,
-    actor: str,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """No more marketing, and nothing at all on SMS once the carrier's STOP applies."""
-    _set_consent(session, identity, opted_in=False, now=now, actor=actor, details=details)
-
-
-def opt_in(
-    session: Session,
-    identity: ChannelIdentity,
-    *,
-    now: datetime,
-    actor: str,
-    details: dict[str, Any] | None = None,
-) -> None:
-    _set_consent(session, identity, opted_in=True, now=now, actor=actor, details=details)
-
-
-def _set_consent(
+def set_consent(
     session: Session,
     identity: ChannelIdentity,
     *,
     opted_in: bool,
     now: datetime,
     actor: str,
-    details: dict[str, Any] | None,
+    details: dict[str, Any] | None = None,
 ) -> None:
+    """Opt `identity` in to marketing, or out: no more marketing, and nothing at all on
+    SMS once the carrier's STOP applies."""
     identity.opted_out = not opted_in
     identity.opted_out_at = None if opted_in else now
     identity.marketing_consent = opted_in

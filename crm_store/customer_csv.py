@@ -320,18 +320,6 @@ class _RowChecker:
         return problems
 
 
-def read_customer_rows(
-    stream: IO[str], *, region: str, default_timezone: str
-) -> tuple[list[CustomerRow], list[RowProblem]]:
-    """Every good row of a customer CSV, and every problem: `checked_batches` in one go."""
-    rows: list[CustomerRow] = []
-    problems: list[RowProblem] = []
-    for batch in checked_batches(stream, region=region, default_timezone=default_timezone):
-        rows.extend(batch.rows)
-        problems.extend(batch.problems)
-    return rows, problems
-
-
 def _existing_addresses(session: Session, channel: Channel, addresses: list[str]) -> dict[str, int]:
     """Which of `addresses` the store already has on `channel`, and whose they are."""
     query = select(ChannelIdentity.address, ChannelIdentity.customer_id).where(

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     handoff_claim_timeout_minutes: int = Field(default=10, ge=1)
 
     @property
+    def gateway_rate_share(self) -> float:
+        """The part of each provider's limit the gateway sends at: all of it when it
+        sends everything, else what the campaign share leaves, so that the gateway and
+        the scheduler together keep within the limit."""
+        return 1.0 if self.gateway_sends_everything else 1.0 - self.campaign_rate_share
+
+    @property
     def telegram_uses_webhook(self) -> bool:
         """Telegram can only reach a webhook at a public https address."""
         if self.telegram_mode != "auto":

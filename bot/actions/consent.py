@@ -8,7 +8,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import talk
-from crm_store.consent import opt_in, opt_out
+from crm_store.consent import set_consent
 
 
 class ActionOptOut(Action):
@@ -19,7 +19,9 @@ class ActionOptOut(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            opt_out(current.session, current.identity, now=current.now, actor="bot")
+            set_consent(
+                current.session, current.identity, opted_in=False, now=current.now, actor="bot"
+            )
         dispatcher.utter_message(response="utter_opted_out")
         return []
 
@@ -32,6 +34,8 @@ class ActionOptIn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            opt_in(current.session, current.identity, now=current.now, actor="bot")
+            set_consent(
+                current.session, current.identity, opted_in=True, now=current.now, actor="bot"
+            )
         dispatcher.utter_message(response="utter_opted_in")
         return []

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.dispatch import Dispatcher
-from channels.gateway import REPLIES, gateway_rate_share
+from channels.gateway import REPLIES
 from channels.metrics import Metrics
 from channels.senders import Outgoing, TelegramSender
 from crm_store import outbox
@@ -222,11 +222,11 @@ def test_replies_in_two_telegram_chats_are_both_recorded_as_sent(
 @pytest.mark.parametrize("share", [0.5, 0.8, 0.95])
 def test_the_gateway_sends_replies_within_what_campaigns_leave(share: float) -> None:
     with_scheduler = Settings(_env_file=None, campaign_rate_share=share)  # type: ignore[call-arg]
-    assert gateway_rate_share(with_scheduler) + share == pytest.approx(1.0)
+    assert with_scheduler.gateway_rate_share + share == pytest.approx(1.0)
     alone = Settings(  # type: ignore[call-arg]
         _env_file=None, campaign_rate_share=share, gateway_sends_everything=True
     )
-    assert gateway_rate_share(alone) == 1.0
+    assert alone.gateway_rate_share == 1.0
 
 
 def test_a_campaign_share_that_leaves_nothing_for_replies_is_refused() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store.consent import opt_in, opt_out
+from crm_store.consent import set_consent
 from crm_store.models import AuditLog
 from tests.factories import make_customer, utc
 
@@ -15,11 +15,18 @@ def test_opting_out_and_back_in_is_recorded_with_who_and_when(session: Session) 
     identity = customer.identities[0]
     stop_at, start_at = utc(2026, 11, 30, 9, 0), utc(2026, 12, 1, 10, 30)
 
-    opt_out(session, identity, now=stop_at, actor="sms:+886912345678", details={"keyword": "STOP"})
+    set_consent(
+        session,
+        identity,
+        opted_in=False,
+        now=stop_at,
+        actor="sms:+886912345678",
+        details={"keyword": "STOP"},
+    )
     assert (identity.opted_out, identity.marketing_consent) == (True, False)
     assert identity.opted_out_at == stop_at
 
-    opt_in(session, identity, now=start_at, actor="bot")
+    set_consent(session, identity, opted_in=True, now=start_at, actor="bot")
     assert (identity.opted_out, identity.marketing_consent) == (False, True)
     assert (identity.opted_out_at, identity.consent_changed_at) == (None, start_at)
     session.commit()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from crm_store import outbox
-from crm_store.consent import opt_out
+from crm_store.consent import set_consent
 from crm_store.models import Author, Campaign, CampaignKind, MessagePurpose
 from crm_store.sending_rules import SendingPolicy, quiet_until, verdict
 from tests.factories import make_customer
@@ -69,7 +69,7 @@ def test_a_customer_who_opts_out_after_planning_gets_nothing(session: Session) -
         policy=POLICY,
     )
     assert planned.send
-    opt_out(session, identity, now=noon, actor="test")
+    set_consent(session, identity, opted_in=False, now=noon, actor="test")
     later = verdict(
         session,
         identity=identity,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns, outbox
-from crm_store.consent import opt_out
+from crm_store.consent import set_consent
 from crm_store.models import (
     CampaignStatus,
     Customer,
@@ -245,7 +245,13 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
     assert all(row.body.endswith("您好，新品上市！") for row in rows)
 
     # One opts out between planning and sending; the rest are sent.
-    opt_out(session, leaving.identities[0], now=now + timedelta(hours=1, minutes=1), actor="test")
+    set_consent(
+        session,
+        leaving.identities[0],
+        opted_in=False,
+        now=now + timedelta(hours=1, minutes=1),
+        actor="test",
+    )
     for row in rows:
         if row.customer_id == leaving.id:
             outbox.mark_cancelled(session, row.id, reason="opted out", now=now)
