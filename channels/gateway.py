@@ -61,7 +61,7 @@ class Gateway:
     ) -> None:
         self.settings, self.factory, self.rasa = settings, factory, rasa
         self.senders, self.metrics, self.clock = senders, metrics, clock
-        self.router = Router(factory, rasa, metrics=metrics, clock=clock)
+        self.router = Router(factory, rasa, settings=settings, metrics=metrics, clock=clock)
         self.dispatcher = Dispatcher(
             factory,
             senders,

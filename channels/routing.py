@@ -6,6 +6,12 @@ transaction marks them handled and queues the reply in the outbox. When Rasa can
 answer the messages stay unhandled (and are replayed when it is back) and the
 customer gets one holding reply per outage. While staff have the conversation the
 messages are only marked as delivered to the inbox.
+
+Whatever Rasa answers, the customer gets one sensible message: a turn that comes back
+empty, stacked (a policy loop that tripped Rasa's circuit breaker) or the same as the
+bot's previous reply is a failed turn. It becomes an apology and a hand-off to staff,
+so nobody who wrote is left unanswered or stuck in a loop. Channels without buttons
+(SMS) get the options as numbered lines, answerable by number or by words.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,7 +32,15 @@ from channels.inbound import LANGUAGE_SWITCH
 from channels.metrics import Metrics
 from channels.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from channels.senders import split_for_channel
-from channels.texts import HOLDING_REPLY
+from channels.texts import (
+    BOT_FAILED,
+    HOLDING_REPLY,
+    NUMBER_HINT,
+    STAFF_REPLY_LATER,
+    STAFF_REPLY_SOON,
+    TICKET_REFERENCE,
+    say,
+)
 from crm_store import outbox
 from crm_store.db import session_scope
 from crm_store.models import (
@@ -35,10 +50,15 @@ from crm_store.models import (
     Conversation,
     ConversationMode,
     Direction,
+    HandoffReason,
+    Language,
     Message,
     MessagePurpose,
 )
+from crm_store.settings import Settings
 from crm_store.surveys import parse_score, pending_survey
+from crm_store.tickets import request_handoff, unresolved_ticket
+from crm_store.time_text import format_business_hours, format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +69,19 @@ class Routed(enum.Enum):
     TO_STAFF = "to_staff"  # a person has the conversation
     SILENCED = "silenced"  # an opted-out SMS number: stored, never answered
     RASA_DOWN = "rasa_down"  # left waiting for Rasa
+    FAILED = "failed"  # Rasa's answer was unusable; apologised and handed to staff
+
+
+class TurnFailure(enum.StrEnum):
+    """Why a reply from Rasa cannot be sent as it is."""
+
+    SILENT = "the assistant gave no reply"
+    STACKED = "the assistant repeated one reply within a turn"
+    REPEATED = "the assistant gave the same reply twice in a row"
+
+
+# The same text this often in one turn is a policy loop, not an answer.
+STACKED_AT = 3
 
 
 def send_text(
@@ -98,22 +131,76 @@ def _waiting(session: Session, conversation_id: int) -> list[Message]:
     )
 
 
+_NUMBERED = re.compile(r"^\s*(\d{1,2})\s*[.、:：)]?\s*")
+_ANSWER_NUMBER = re.compile(
+    r"^\s*(?:#|no\.?\s*|第)?\s*([1-9])\s*(?:號|个|個|項)?\s*[.!。！]?\s*$", re.I
+)
+
+
+def option_title(button: dict[str, Any]) -> str:
+    """A button's words without a number the bot already put in front ("1. 購物金")."""
+    return _NUMBERED.sub("", str(button.get("title", "")), count=1).strip()
+
+
+def numbered_options(buttons: Sequence[dict[str, Any]], language: Language) -> str:
+    """The options as lines a customer can answer by number, for channels without buttons."""
+    lines = [f"{index}. {option_title(button)}" for index, button in enumerate(buttons, start=1)]
+    return "\n".join([*lines, NUMBER_HINT[language]])
+
+
 def _as_typed(text: str, last_buttons: Sequence[dict[str, Any]]) -> str:
-    """A tapped quick-reply button arrives as its title; Rasa wants its payload."""
-    for button in last_buttons:
-        if text.strip() == str(button.get("title", "")).strip() and button.get("payload"):
+    """A tapped button arrives as its title, and an SMS answer as the option's number or
+    its words; Rasa wants the button's payload."""
+    options = [button for button in last_buttons if button.get("payload")]
+    typed = text.strip()
+    for button in options:
+        if typed.lower() in {
+            str(button.get("title", "")).strip().lower(),
+            option_title(button).lower(),
+        }:
             return str(button["payload"])
+    number = _ANSWER_NUMBER.match(typed)
+    if number and 1 <= int(number.group(1)) <= len(options):
+        return str(options[int(number.group(1)) - 1]["payload"])
     return text
 
 
-def _last_buttons(session: Session, conversation_id: int) -> list[dict[str, Any]]:
-    last = session.scalar(
+def _last_bot_message(session: Session, conversation_id: int) -> Message | None:
+    return session.scalar(
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUTBOUND)
         .order_by(Message.id.desc())
         .limit(1)
     )
-    return list((last.payload or {}).get("buttons", [])) if last is not None else []
+
+
+def reply_text(replies: Sequence[BotMessage], channel: Channel, language: Language) -> str:
+    """The bot's replies to one burst as one message (one notification, fewer SMS parts),
+    each reply once; over SMS with the options as numbered lines."""
+    texts = dict.fromkeys(reply.text.strip() for reply in replies if reply.text.strip())
+    text = "\n\n".join(texts)
+    buttons = [button for reply in replies for button in reply.buttons]
+    if buttons and channel is Channel.SMS:
+        text = f"{text}\n{numbered_options(buttons, language)}"
+    return text
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def turn_failure(
+    replies: Sequence[BotMessage], answer: str, previous: str | None
+) -> TurnFailure | None:
+    """Whether Rasa's replies to a turn would leave the customer silent or looping."""
+    texts = [reply.text.strip() for reply in replies if reply.text.strip()]
+    if not texts:
+        return TurnFailure.SILENT
+    if max(texts.count(text) for text in texts) >= STACKED_AT:
+        return TurnFailure.STACKED
+    if previous is not None and _words(answer) == _words(previous):
+        return TurnFailure.REPEATED
+    return None
 
 
 class Router:
@@ -122,10 +209,12 @@ class Router:
         factory: sessionmaker[Session],
         rasa: RasaClient,
         *,
+        settings: Settings,
         metrics: Metrics,
         clock: Callable[[], datetime],
     ) -> None:
-        self._factory, self._rasa, self._metrics, self._clock = factory, rasa, metrics, clock
+        self._factory, self._rasa, self._settings = factory, rasa, settings
+        self._metrics, self._clock = metrics, clock
 
     def process(self, conversation_id: int) -> Routed:
         with session_scope(self._factory) as session:
@@ -143,7 +232,9 @@ class Router:
                 self._mark_handled(session, waiting)
                 self._metrics.inbound.labels(channel, "silenced").inc(len(waiting))
                 return Routed.SILENCED
-            buttons = _last_buttons(session, conversation_id)
+            last = _last_bot_message(session, conversation_id)
+            buttons = list((last.payload or {}).get("buttons", [])) if last is not None else []
+            previous = last.text if last is not None and last.author is Author.BOT else None
             text = "\n".join(_as_typed(message.text, buttons) for message in waiting)
             # An answer to a pending survey ("😍", "非常滿意") may be lost on the NLU: the
             # gateway reads the score itself and hands Rasa the intent with its entity.
@@ -154,6 +245,7 @@ class Router:
             switched = any(LANGUAGE_SWITCH in (message.payload or {}) for message in waiting)
             language = identity.customer.language if switched else None
             rasa_sender = sender_id(identity)
+            reply_language = identity.customer.language
 
         started = time.perf_counter()
         try:
@@ -163,6 +255,8 @@ class Router:
             self.hold(conversation_id)
             return Routed.RASA_DOWN
         self._metrics.rasa_seconds.observe(time.perf_counter() - started)
+        answer = reply_text(replies, channel, reply_language)
+        failure = turn_failure(replies, answer, previous)
 
         with session_scope(self._factory) as session:
             now = self._clock()
@@ -173,21 +267,94 @@ class Router:
             )
             if not handled.rowcount:  # type: ignore[attr-defined]
                 return Routed.NOTHING
-            if replies:
-                conversation = session.get_one(Conversation, conversation_id)
-                send_text(
-                    session,
-                    key=f"reply:{ids[-1]}",
-                    identity=conversation.identity,
-                    conversation=conversation,
-                    text=_joined(replies),
-                    purpose=MessagePurpose.REPLY,
-                    author=Author.BOT,
-                    now=now,
-                    buttons=[button for reply in replies for button in reply.buttons],
-                )
+            conversation = session.get_one(Conversation, conversation_id)
+            if failure is not None:
+                self._hand_over_failed_turn(session, conversation, failure, key=ids[-1], now=now)
+            else:
+                self._send_reply(session, conversation, replies, answer, key=ids[-1], now=now)
+        if failure is not None:
+            log.warning("conversation %d handed to staff: %s", conversation_id, failure.value)
+            self._metrics.inbound.labels(channel, "failed").inc(len(ids))
+            self._forget_failed_turn(rasa_sender)
+            return Routed.FAILED
         self._metrics.inbound.labels(channel, "answered").inc(len(ids))
         return Routed.ANSWERED
+
+    def _send_reply(
+        self,
+        session: Session,
+        conversation: Conversation,
+        replies: Sequence[BotMessage],
+        answer: str,
+        *,
+        key: int,
+        now: datetime,
+    ) -> None:
+        send_text(
+            session,
+            key=f"reply:{key}",
+            identity=conversation.identity,
+            conversation=conversation,
+            text=answer,
+            purpose=MessagePurpose.REPLY,
+            author=Author.BOT,
+            now=now,
+            buttons=[button for reply in replies for button in reply.buttons],
+        )
+
+    def _hand_over_failed_turn(
+        self,
+        session: Session,
+        conversation: Conversation,
+        failure: TurnFailure,
+        *,
+        key: int,
+        now: datetime,
+    ) -> None:
+        """Apologise, say who answers and when, and put the conversation in the staff queue."""
+        customer = conversation.identity.customer
+        ticket = unresolved_ticket(session, customer.id)
+        request_handoff(
+            session,
+            conversation=conversation,
+            customer=customer,
+            reason=HandoffReason.BOT_FAILURE,
+            ticket=ticket,
+            now=now,
+            note=failure.value,
+        )
+        language = customer.language
+        hours = self._settings.opening_hours
+        if hours.is_open(now):
+            when = say(STAFF_REPLY_SOON, language, minutes=str(self._settings.handoff_wait_minutes))
+        else:
+            when = say(
+                STAFF_REPLY_LATER,
+                language,
+                opening=format_datetime(hours.next_opening(now), language),
+                hours=format_business_hours(hours, language),
+            )
+        text = say(BOT_FAILED, language, when=when)
+        if ticket is not None:
+            text += say(TICKET_REFERENCE, language, reference=ticket.reference)
+        send_text(
+            session,
+            key=f"reply:{key}",
+            identity=conversation.identity,
+            conversation=conversation,
+            text=text,
+            purpose=MessagePurpose.REPLY,
+            author=Author.SYSTEM,
+            now=now,
+        )
+
+    def _forget_failed_turn(self, rasa_sender: str) -> None:
+        """Leave Rasa's tracker listening, so a loop does not start again when staff hand
+        the customer back (Rasa keeps the tracker through restarts)."""
+        try:
+            self._rasa.resume(rasa_sender)
+        except RasaUnavailable as error:
+            log.warning("could not reset the tracker of %s: %s", rasa_sender, error)
 
     def hold(self, conversation_id: int) -> bool:
         """Queue the holding reply, once per outage: keyed by the oldest waiting message."""
@@ -231,8 +398,3 @@ class Router:
         now = self._clock()
         for message in messages:
             message.handled_at = now
-
-
-def _joined(replies: Sequence[BotMessage]) -> str:
-    """The bot's replies to one burst, as one message: one notification, fewer SMS parts."""
-    return "\n\n".join(reply.text for reply in replies)

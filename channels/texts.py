@@ -14,6 +14,30 @@ HOLDING_REPLY = {
     Language.EN: "Got your message 🙏 We're a little busy; I'll answer shortly, no need to resend.",
 }
 
+# A turn Rasa could not answer properly: apologise, and say who answers and when.
+BOT_FAILED = {
+    Language.ZH_TW: "很抱歉，這則訊息我沒能好好回覆您 🙏 我已經請同事接手，{when}",
+    Language.EN: "I'm sorry, I couldn't answer that properly 🙏 "
+    "I've passed our conversation to a colleague, {when}",
+}
+STAFF_REPLY_SOON = {
+    Language.ZH_TW: "會在 {minutes} 分鐘內回覆您。",
+    Language.EN: "who will reply within {minutes} minutes.",
+}
+STAFF_REPLY_LATER = {
+    Language.ZH_TW: "現在是非客服時間（{hours}），同事會在 {opening} 回覆您。",
+    Language.EN: "who will reply on {opening} (our service hours: {hours}).",
+}
+TICKET_REFERENCE = {
+    Language.ZH_TW: "您的客訴單號是 {reference}。",
+    Language.EN: " Your complaint reference is {reference}.",
+}
+# Below options sent as numbered lines over SMS, which has no buttons.
+NUMBER_HINT = {
+    Language.ZH_TW: "（請回覆選項號碼，或直接打字告訴我）",
+    Language.EN: "(Reply with the number, or just tell me in words.)",
+}
+
 SMS_OPTED_OUT = {
     Language.ZH_TW: "{shop}：您已退訂，之後不會再收到我們的簡訊。回覆「訂閱」或 START 可重新訂閱。",
     Language.EN: "{shop}: You're unsubscribed and will get no more texts from us. "

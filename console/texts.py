@@ -99,6 +99,10 @@ UI: dict[str, dict[Language, str]] = {
         Language.ZH_TW: "機器人聽不懂兩次",
         Language.EN: "bot did not understand twice",
     },
+    "reason_bot_failure": {
+        Language.ZH_TW: "機器人無法正常回覆",
+        Language.EN: "the bot could not answer properly",
+    },
     "reason_anger_or_threat": {Language.ZH_TW: "情緒激動或威脅", Language.EN: "anger or threat"},
     "reason_vip_complaint": {
         Language.ZH_TW: "VIP／高價值客戶客訴",

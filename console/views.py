@@ -103,6 +103,11 @@ def router(services: Services) -> APIRouter:
     admin = Depends(auth.requires(auth.ADMIN_PAGES, services.factory))
     anyone = Depends(auth.requires(auth.ANY_STAFF, services.factory))
     policy = load_policy()
+    shop_zone = services.settings.opening_hours.timezone
+
+    def shop_time(moment: datetime, pattern: str) -> str:
+        """Staff read every time in the shop's zone, whatever the database keeps."""
+        return moment.astimezone(shop_zone).strftime(pattern)
 
     def ui_language(request: Request, user: StaffUser | None) -> Language:
         chosen = request.session.get("lang")
@@ -123,6 +128,7 @@ def router(services: Services) -> APIRouter:
                 "lang": language.value,
                 "csrf": auth.csrf_token(request),
                 "now": utc_now(),
+                "local": shop_time,
                 **context,
             },
             status_code=status,

@@ -195,6 +195,7 @@ class HandoffReason(enum.StrEnum):
     COMPENSATION_BEYOND_AUTHORITY = "compensation_beyond_authority"
     REPEAT_COMPLAINT = "repeat_complaint"
     LOW_SATISFACTION = "low_satisfaction"
+    BOT_FAILURE = "bot_failure"
     OTHER = "other"
 
 

@@ -8,6 +8,7 @@ survey follows the same delay.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,14 @@ from typing import Any
 import yaml
 
 from crm_store.analytics import lifetime_value
-from crm_store.models import ComplaintCategory, Customer, DesiredOutcome, Language, Tier
+from crm_store.models import (
+    ComplaintCategory,
+    Customer,
+    DesiredOutcome,
+    Language,
+    OrderStatus,
+    Tier,
+)
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "bot" / "policy.yml"
 
@@ -38,10 +46,21 @@ class Cause:
     words: tuple[str, ...] = ()
 
 
+class PolicyRule(enum.StrEnum):
+    """Which part of the policy a decision rests on."""
+
+    WITHIN = "within"
+    OUTCOME = "outcome"  # the bot does not grant this outcome for the category
+    ORDER_VALUE = "order_value"  # over the tier's limit, or no order to act on
+    WINDOW = "window"  # delivered longer ago than the return window
+    CHECK_FIRST = "check_first"  # a person must check the facts first
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: str
+    rule: PolicyRule = PolicyRule.WITHIN
 
 
 class Policy:
@@ -62,6 +81,17 @@ class Policy:
             ComplaintCategory(c): int(s) for c, s in table["severity"]["by_category"].items()
         }
         self._severity_words = tuple(w.lower() for w in table["severity"]["raised_by"])
+        self._severity_tiers = {Tier(t) for t in table["severity"].get("raised_for_tiers", [])}
+        self.highest_severity = max(self._severity_by_category.values()) + 1
+        self.return_window_days = int(table["return_window_days"])
+        self._check_first = {
+            (ComplaintCategory(category), cause)
+            for category, causes in table.get("check_first", {}).items()
+            for cause in causes
+        }
+        self._windowed = {DesiredOutcome(o) for o in table["window_applies_to"]}
+        self.cancellable = {OrderStatus(s) for s in table["cancellable_statuses"]}
+        self.return_pickup_days = int(table["return_pickup_working_days"])
         self._compensation = {
             int(severity): {
                 Tier(tier): [
@@ -109,35 +139,60 @@ class Policy:
         outcome: DesiredOutcome,
         tier: Tier,
         order_value: Decimal | None,
+        delivered_on: date | None = None,
+        today: date | None = None,
+        cause: str | None = None,
     ) -> Decision:
         """Whether the bot may agree to `outcome` itself, and if not, why."""
         if outcome not in self._allowed.get(category, set()):
-            return Decision(False, f"{outcome.value} is not granted by the bot for {category}")
+            return Decision(
+                False,
+                f"{outcome.value} is not granted by the bot for {category}",
+                PolicyRule.OUTCOME,
+            )
+        if (category, cause) in self._check_first and outcome is DesiredOutcome.REFUND:
+            return Decision(False, f"{cause} is checked by a person first", PolicyRule.CHECK_FIRST)
         if outcome in (DesiredOutcome.REFUND, DesiredOutcome.REPLACEMENT):
             limit = self._max_order_value.get(tier)
             if limit is None:
-                return Decision(False, f"no refund limit for tier {tier.value}")
+                return Decision(
+                    False, f"no refund limit for tier {tier.value}", PolicyRule.ORDER_VALUE
+                )
             if order_value is None:
-                return Decision(False, f"{outcome.value} needs an order")
+                return Decision(False, f"{outcome.value} needs an order", PolicyRule.ORDER_VALUE)
             if order_value > limit:
-                return Decision(False, f"order value {order_value} exceeds {limit}")
+                return Decision(
+                    False, f"order value {order_value} exceeds {limit}", PolicyRule.ORDER_VALUE
+                )
+        if (
+            outcome in self._windowed
+            and delivered_on is not None
+            and today is not None
+            and (today - delivered_on).days > self.return_window_days
+        ):
+            return Decision(
+                False,
+                f"delivered {delivered_on.isoformat()}, "
+                f"past the {self.return_window_days}-day window",
+                PolicyRule.WINDOW,
+            )
         return Decision(True, "within policy")
 
     def due_date(self, outcome: DesiredOutcome, *, start: date) -> date:
         """The date the agreed action is done: working days after `start`."""
-        remaining = self._working_days.get(outcome, 2)
-        day = start
-        while remaining:
-            day += timedelta(days=1)
-            if day.weekday() < 5:
-                remaining -= 1
-        return day
+        return _working_days_after(start, self._working_days.get(outcome, 2))
 
-    def severity(self, category: ComplaintCategory, text: str) -> int:
+    def pickup_date(self, *, start: date) -> date:
+        """When the courier collects a return started on `start`."""
+        return _working_days_after(start, self.return_pickup_days)
+
+    def severity(self, category: ComplaintCategory, text: str, *, tier: Tier | None = None) -> int:
+        """1-3 from the category and the words; a valued customer's complaint weighs more."""
         base = self._severity_by_category.get(category, 1)
         lowered = text.lower()
         raised = any(word in lowered for word in self._severity_words)
-        return min(3, base + int(raised))
+        valued = tier in self._severity_tiers
+        return min(3, base + int(raised) + int(valued))
 
     def compensation_options(self, *, severity: int, tier: Tier) -> list[CompensationOption]:
         """What the customer may choose from; empty when a person must decide (VIP, or
@@ -157,6 +212,15 @@ class Policy:
             if any(word in lowered for word in cause.words):
                 return cause
         return default
+
+
+def _working_days_after(start: date, days: int) -> date:
+    day = start
+    while days:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
 
 
 def _phrases(spec: dict[str, Any]) -> dict[str, str]:

@@ -38,6 +38,7 @@ _REASON_PRIORITY = {
     HandoffReason.REPEAT_COMPLAINT: 20,
     HandoffReason.VIP_COMPLAINT: 20,
     HandoffReason.COMPENSATION_BEYOND_AUTHORITY: 15,
+    HandoffReason.BOT_FAILURE: 15,
     HandoffReason.ASKED_FOR_PERSON: 10,
     HandoffReason.REPEATED_FALLBACK: 5,
     HandoffReason.OTHER: 0,
@@ -111,15 +112,31 @@ def add_to_description(ticket: Ticket, text: str) -> None:
         ticket.description = f"{ticket.description}\n{text}" if ticket.description else text
 
 
+ENDED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
 def complaints_since(
     session: Session, customer_id: int, *, since: datetime, excluding: int | None = None
 ) -> int:
+    """Earlier complaints that were dealt with: one still open is the same complaint."""
     query = select(func.count(Ticket.id)).where(
-        Ticket.customer_id == customer_id, Ticket.created_at >= since
+        Ticket.customer_id == customer_id,
+        Ticket.created_at >= since,
+        Ticket.status.in_(ENDED),
     )
     if excluding is not None:
         query = query.where(Ticket.id != excluding)
     return session.scalar(query) or 0
+
+
+def unresolved_ticket(session: Session, customer_id: int) -> Ticket | None:
+    """The customer's latest complaint that is not yet dealt with, if any."""
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.status.not_in(ENDED))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    ).first()
 
 
 def is_repeat_complaint(session: Session, ticket: Ticket, *, now: datetime) -> bool:

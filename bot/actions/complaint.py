@@ -22,10 +22,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from bot.actions.context import Talk, catalogue, talk
-from bot.actions.handoff import HANDED_OFF, current_ticket, hand_off
-from bot.actions.texts import format_date
+from bot.actions.handoff import HANDED_OFF, current_ticket, hand_off, said_last
+from bot.actions.order_choice import amount_meant, items_meant, own_order, product_names
+from bot.actions.phrases import about_staff, more_to_tell, outcome_in, story_is_told
 from bot.actions.triggers import has_threat
-from crm_store.customers import recent_orders
+from crm_store.customers import OPEN_TICKET_STATUSES
 from crm_store.models import (
     ComplaintCategory,
     DesiredOutcome,
@@ -33,13 +34,10 @@ from crm_store.models import (
     Order,
     RecoveryStep,
     Ticket,
-    TicketStatus,
 )
-from crm_store.orders import find_order
-from crm_store.policy import CompensationOption, load_policy
+from crm_store.policy import CompensationOption, Decision, PolicyRule, load_policy
 from crm_store.tickets import (
     add_to_description,
-    agree_outcome,
     grant_compensation,
     is_repeat_complaint,
     open_ticket,
@@ -47,6 +45,7 @@ from crm_store.tickets import (
     resolve_ticket,
     schedule_survey,
 )
+from crm_store.time_text import format_date
 
 CATEGORY_OF_INTENT = {
     "complain_order": ComplaintCategory.ORDER,
@@ -63,20 +62,15 @@ COMPLAINT_SLOTS = (
     "outcome_confirmed",
     "compensation_choice",
 )
-PROPOSED = "proposed"
-NOT_PROPOSED = "not_proposed"
-DECLINED = ""  # proposed_order once the customer said the proposal was not it
-ORDER_NUMBER = re.compile(r"[Aa]\d{7}")
 COUPON_ALPHABET = string.ascii_uppercase + string.digits
+# Intents that end the story when the bot asked "anything else?".
+STORY_ENDERS = ("deny", "thank", "goodbye")
+# Messages added to the story before the bot moves on by itself.
+MOST_STORY_TURNS = 2
 
 
 def _text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
-
-
-def _own_order(current: Talk, number: str) -> Order | None:
-    order = find_order(current.session, number)
-    return order if order is not None and order.customer_id == current.customer.id else None
 
 
 def _order_number_in(text: str) -> str | None:
@@ -84,27 +78,43 @@ def _order_number_in(text: str) -> str | None:
     return numbers[0] if numbers else None
 
 
-def _product_names(current: Talk, order: Order | None, text: str) -> str:
-    """The products the complaint is about: those named in it, else the order's."""
-    mentioned = {mention.product_id for mention in catalogue().find(text).products}
-    items = [item.product for item in order.items] if order else []
-    chosen = [p for p in items if p.id in mentioned] or items
-    names = [p.name_en if current.language.value == "en" else p.name_zh for p in chosen]
-    return ", ".join(names[:3])
-
-
-def _problem(current: Talk, ticket: Ticket, order: Order | None) -> str:
-    """The complaint restated in the bot's own words (step 4)."""
+def problem_statement(current: Talk, ticket: Ticket, order: Order | None) -> str:
+    """The complaint restated in the bot's own words (step 4), with its order if any."""
     cause = load_policy().cause(ticket.category, ticket.description)
     phrase = cause.phrases[current.language.value]
-    products = _product_names(current, order, ticket.description)
-    if not products:
+    products = product_names(current, order, ticket.description)
+    english = current.language.value == "en"
+    if products:
+        phrase = f"{phrase} ({products})" if english else f"{phrase}（{products}）"
+    if order is None:
         return phrase
-    return f"{phrase} ({products})" if current.language.value == "en" else f"{phrase}（{products}）"
+    return f"order {order.number}: {phrase}" if english else f"訂單 {order.number}，{phrase}"
+
+
+def rate_severity(current: Talk, ticket: Ticket) -> None:
+    """Severity from what was said and who said it; threats are always the highest."""
+    policy = load_policy()
+    ticket.severity = (
+        policy.highest_severity
+        if has_threat(ticket.description)
+        else policy.severity(ticket.category, ticket.description, tier=current.customer.tier)
+    )
+
+
+def _story_turns(tracker: Tracker) -> int:
+    """How many messages the bot has listened to since the complaint was opened."""
+    turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "ticket_id":
+            break
+        if event.get("event") == "action" and event.get("name") == "action_listen_to_complaint":
+            turns += 1
+    return turns
 
 
 class ActionListenToComplaint(Action):
-    """Step 1: open the ticket or add to it, acknowledge the feelings, invite more."""
+    """Step 1: open the ticket or add to it, acknowledge the feelings, invite more; when
+    the story is told, steps 2 and 3 (thank, apologise) and on to step 4 (the form)."""
 
     def name(self) -> str:
         return "action_listen_to_complaint"
@@ -117,187 +127,100 @@ class ActionListenToComplaint(Action):
         events: list[EventType] = []
         with talk(tracker) as current:
             ticket = current_ticket(current, tracker)
-            listening = tracker.get_slot("complaint_stage") == "listening"
-            if listening and ticket is not None and ticket.status is TicketStatus.OPEN:
-                add_to_description(ticket, text)
-                is_new = False
-            else:
-                ticket = open_ticket(
-                    current.session,
-                    customer=current.customer,
-                    conversation=current.conversation,
-                    category=CATEGORY_OF_INTENT.get(intent, ComplaintCategory.OTHER),
-                    language=current.language,
-                    text=text,
-                    now=current.now,
-                )
-                is_new = True
-                events += [SlotSet(slot, None) for slot in COMPLAINT_SLOTS]
-                events.append(SlotSet("ticket_id", ticket.id))
-            number = _order_number_in(text)
-            if number and _own_order(current, number):
-                events.append(SlotSet("order_number", number))
-            outcome = next(tracker.get_latest_entity_values("outcome"), None)
-            if outcome in DesiredOutcome.__members__.values():
-                events.append(SlotSet("desired_outcome", outcome))
-
-            reason = self._handoff_reason(current, ticket, text, is_new=is_new)
+            ongoing = ticket is not None and ticket.status in OPEN_TICKET_STATUSES
+            if ongoing and tracker.get_slot("complaint_stage") in ("listening", "agreeing"):
+                assert ticket is not None
+                return self._story_goes_on(dispatcher, tracker, domain, current, ticket)
+            ticket = open_ticket(
+                current.session,
+                customer=current.customer,
+                conversation=current.conversation,
+                category=ComplaintCategory.STAFF
+                if about_staff(text)
+                else CATEGORY_OF_INTENT.get(intent, ComplaintCategory.OTHER),
+                language=current.language,
+                text=text,
+                now=current.now,
+            )
+            rate_severity(current, ticket)
+            events += [SlotSet(slot, None) for slot in COMPLAINT_SLOTS]
+            events.append(SlotSet("ticket_id", ticket.id))
+            events += _details_in(current, tracker, text)
+            reason = self._handoff_reason(current, ticket, text)
             if reason is not None:
                 hand_off(dispatcher, current, reason=reason, ticket=ticket)
                 return [*events, HANDED_OFF]
-            response = "utter_complaint_empathise" if is_new else "utter_complaint_more"
-            dispatcher.utter_message(response=response)
+            dispatcher.utter_message(response="utter_complaint_empathise")
         return [*events, SlotSet("complaint_stage", "listening")]
 
+    def _story_goes_on(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        current: Talk,
+        ticket: Ticket,
+    ) -> list[EventType]:
+        """The customer answered "anything else?": more of the story, or the end of it."""
+        text = _text(tracker)
+        intent = tracker.get_intent_of_latest_message() or ""
+        details = _details_in(current, tracker, text)
+        if intent not in STORY_ENDERS and not story_is_told(text) and not more_to_tell(text):
+            add_to_description(ticket, text)
+            rate_severity(current, ticket)
+        if has_threat(text):
+            hand_off(dispatcher, current, reason=HandoffReason.ANGER_OR_THREAT, ticket=ticket)
+            return [*details, HANDED_OFF]
+        told = intent in STORY_ENDERS or story_is_told(text) or bool(details)
+        if not told and more_to_tell(text):
+            if not said_last(tracker, domain, "utter_go_on"):
+                dispatcher.utter_message(response="utter_go_on")
+                return [SlotSet("complaint_stage", "listening")]
+            told = True
+        if not told:
+            turns = _story_turns(tracker)
+            if turns <= MOST_STORY_TURNS:
+                more = "utter_complaint_more_again" if turns % 2 else "utter_complaint_more"
+                dispatcher.utter_message(response=more)
+                return [*details, SlotSet("complaint_stage", "listening")]
+            dispatcher.utter_message(response="utter_story_enough")
+        record_step(current.session, ticket, RecoveryStep.THANK, now=current.now)
+        record_step(current.session, ticket, RecoveryStep.APOLOGISE, now=current.now)
+        dispatcher.utter_message(response="utter_thank_for_telling")
+        dispatcher.utter_message(response="utter_apologise")
+        return [*details, SlotSet("complaint_stage", "agreeing")]
+
     @staticmethod
-    def _handoff_reason(
-        current: Talk, ticket: Ticket, text: str, *, is_new: bool
-    ) -> HandoffReason | None:
+    def _handoff_reason(current: Talk, ticket: Ticket, text: str) -> HandoffReason | None:
         if has_threat(text):
             return HandoffReason.ANGER_OR_THREAT
-        if is_new and load_policy().is_high_value(current.customer, now=current.now):
+        if load_policy().is_high_value(current.customer, now=current.now):
             return HandoffReason.VIP_COMPLAINT
-        if is_new and is_repeat_complaint(current.session, ticket, now=current.now):
+        if is_repeat_complaint(current.session, ticket, now=current.now):
             return HandoffReason.REPEAT_COMPLAINT
         return None
 
 
-class ActionAcknowledgeComplaint(Action):
-    """Steps 2 and 3: thank, saying why; apologise in the first person; promise action."""
-
-    def name(self) -> str:
-        return "action_acknowledge_complaint"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        with talk(tracker) as current:
-            ticket = current_ticket(current, tracker)
-            if ticket is not None:
-                record_step(current.session, ticket, RecoveryStep.THANK, now=current.now)
-                record_step(current.session, ticket, RecoveryStep.APOLOGISE, now=current.now)
-        dispatcher.utter_message(response="utter_thank_for_telling")
-        dispatcher.utter_message(response="utter_apologise")
-        return [SlotSet("complaint_stage", "agreeing")]
+def outcome_said(tracker: Tracker) -> DesiredOutcome | None:
+    """The outcome the latest message asks for: the NLU's entity when it is a valid one
+    (a button's payload), else the customer's own words."""
+    for value in tracker.get_latest_entity_values("outcome"):
+        cleaned = str(value).strip().lower()
+        if cleaned in set(DesiredOutcome):
+            return DesiredOutcome(cleaned)
+    return outcome_in(_text(tracker))
 
 
-class ActionAskOrderNumber(Action):
-    """Propose the customer's most recent order, or ask for the number."""
-
-    def name(self) -> str:
-        return "action_ask_order_number"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        if tracker.get_slot("proposed_order") == DECLINED:
-            dispatcher.utter_message(response="utter_which_order")
-            return []
-        with talk(tracker) as current:
-            latest = recent_orders(current.session, current.customer.id, limit=1)
-            if not latest:
-                dispatcher.utter_message(response="utter_which_order")
-                return []
-            order = latest[0]
-            dispatcher.utter_message(
-                response="utter_propose_order",
-                order_number=order.number,
-                order_date=format_date(
-                    order.placed_at.astimezone(current.settings.opening_hours.timezone).date(),
-                    current.language,
-                ),
-                order_items=_product_names(current, order, ""),
-            )
-        return [SlotSet("proposed_order", order.number)]
-
-
-class ValidateComplaintForm(FormValidationAction):
-    """Step 4: the order (validated against the store), the outcome, and a yes."""
-
-    def name(self) -> str:
-        return "validate_complaint_form"
-
-    async def extract_order_number(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        # Order numbers typed inside a sentence the NLU did not tag.
-        if tracker.get_slot("requested_slot") != "order_number":
-            return {}
-        number = _order_number_in(_text(tracker))
-        return {"order_number": number} if number else {}
-
-    def validate_order_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value == NOT_PROPOSED:
-            return {"order_number": None, "proposed_order": DECLINED}
-        number = tracker.get_slot("proposed_order") if value == PROPOSED else value
-        if not number or not ORDER_NUMBER.fullmatch(str(number)):
-            dispatcher.utter_message(response="utter_which_order")
-            return {"order_number": None, "proposed_order": DECLINED}
-        with talk(tracker) as current:
-            order = _own_order(current, str(number))
-        if order is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-            return {"order_number": None, "proposed_order": DECLINED}
-        return {"order_number": order.number}
-
-    def validate_desired_outcome(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        # Entity values can come back with stray spaces from the Jieba tokenizer.
-        outcome = str(value or "").strip().lower()
-        if outcome in set(DesiredOutcome):
-            return {"desired_outcome": outcome}
-        return {"desired_outcome": None}
-
-    def validate_outcome_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is not True:
-            dispatcher.utter_message(response="utter_ask_outcome_again")
-            return {"outcome_confirmed": None, "desired_outcome": None}
-        with talk(tracker) as current:
-            ticket = current_ticket(current, tracker)
-            if ticket is not None:
-                order = _own_order(current, str(tracker.get_slot("order_number")))
-                outcome = DesiredOutcome(str(tracker.get_slot("desired_outcome")))
-                agree_outcome(
-                    ticket,
-                    order=order,
-                    problem_summary=_problem(current, ticket, order),
-                    desired_outcome=outcome,
-                )
-                record_step(
-                    current.session,
-                    ticket,
-                    RecoveryStep.FIND_OUT_WANTS,
-                    now=current.now,
-                    note=f"order {order.number if order else '-'}, wants {outcome.value}",
-                )
-        return {"outcome_confirmed": True}
-
-
-class ActionAskOutcomeConfirmed(Action):
-    """Restate the problem and the outcome in the bot's own words, and ask for a yes."""
-
-    def name(self) -> str:
-        return "action_ask_outcome_confirmed"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        outcome = tracker.get_slot("desired_outcome")
-        with talk(tracker) as current:
-            ticket = current_ticket(current, tracker)
-            order = _own_order(current, str(tracker.get_slot("order_number")))
-            problem = _problem(current, ticket, order) if ticket else ""
-        dispatcher.utter_message(
-            response=f"utter_confirm_{outcome}",
-            order_number=tracker.get_slot("order_number"),
-            problem=problem,
-        )
-        return []
+def _details_in(current: Talk, tracker: Tracker, text: str) -> list[EventType]:
+    """The order and the wanted outcome, when the customer names them while telling."""
+    events: list[EventType] = []
+    number = _order_number_in(text)
+    if number and own_order(current, number):
+        events.append(SlotSet("order_number", number))
+    outcome = outcome_said(tracker)
+    if outcome is not None:
+        events.append(SlotSet("desired_outcome", outcome.value))
+    return events
 
 
 class ActionResolveComplaint(Action):
@@ -315,18 +238,25 @@ class ActionResolveComplaint(Action):
             if ticket is None:
                 dispatcher.utter_message(response="utter_ask_rephrase")
                 return []
-            order = _own_order(current, str(tracker.get_slot("order_number")))
+            order = own_order(current, tracker.get_slot("order_number"))
             outcome = ticket.desired_outcome or DesiredOutcome(
                 str(tracker.get_slot("desired_outcome"))
             )
+            zone = current.settings.opening_hours.timezone
+            amount = amount_meant(order, ticket.description) if order else None
             decision = policy.may_grant(
                 category=ticket.category,
                 outcome=outcome,
                 tier=current.customer.tier,
-                order_value=order.total if order else None,
+                order_value=amount,
+                delivered_on=order.delivered_at.astimezone(zone).date()
+                if order and order.delivered_at
+                else None,
+                today=current.now.astimezone(zone).date(),
+                cause=policy.cause(ticket.category, ticket.description).name,
             )
             if not decision.allowed:
-                dispatcher.utter_message(response="utter_cannot_grant")
+                _explain_refusal(dispatcher, current, decision, order)
                 hand_off(
                     dispatcher,
                     current,
@@ -339,7 +269,7 @@ class ActionResolveComplaint(Action):
             local_today = current.now.astimezone(current.settings.opening_hours.timezone).date()
             due = policy.due_date(outcome, start=local_today)
             ticket.action_due = due
-            ticket.agreed_action = f"{outcome.value} for order {order.number if order else '-'}"
+            ticket.agreed_action = _agreed_action(current, outcome, order, ticket.description)
             record_step(
                 current.session,
                 ticket,
@@ -349,7 +279,7 @@ class ActionResolveComplaint(Action):
             )
             dispatcher.utter_message(
                 response=f"utter_resolution_{outcome.value}",
-                amount=f"NT${order.total:,.0f}" if order else "",
+                amount=f"NT${amount:,.0f}" if amount is not None else "",
                 due_date=format_date(due, current.language),
             )
 
@@ -367,6 +297,35 @@ class ActionResolveComplaint(Action):
                 return [SlotSet("complaint_stage", "compensating")]
             close_complaint(dispatcher, current, ticket, options[0])
         return [SlotSet("complaint_stage", "closed")]
+
+
+def _explain_refusal(
+    dispatcher: CollectingDispatcher, current: Talk, decision: Decision, order: Order | None
+) -> None:
+    """Say why the bot will not grant this itself, before a person takes over."""
+    if decision.rule is PolicyRule.WINDOW and order is not None and order.delivered_at:
+        zone = current.settings.opening_hours.timezone
+        dispatcher.utter_message(
+            response="utter_outside_window",
+            order_number=order.number,
+            delivered_on=format_date(order.delivered_at.astimezone(zone).date(), current.language),
+            days=load_policy().return_window_days,
+        )
+    elif decision.rule is PolicyRule.CHECK_FIRST:
+        dispatcher.utter_message(response="utter_needs_check")
+    else:
+        dispatcher.utter_message(response="utter_cannot_grant")
+
+
+def _agreed_action(
+    current: Talk, outcome: DesiredOutcome, order: Order | None, description: str
+) -> str:
+    """What was agreed, per item when the customer named some of the order's items."""
+    if order is None:
+        return f"{outcome.value}, no order"
+    items = items_meant(order, description)
+    lines = ", ".join(f"{item.quantity} × {item.product.sku}" for item in items)
+    return f"{outcome.value} for order {order.number}: {lines}"
 
 
 def compensation_options(current: Talk, ticket: Ticket) -> list[CompensationOption]:
@@ -430,6 +389,10 @@ class ValidateCompensationForm(FormValidationAction):
     ) -> dict[str, Any]:
         options, labels = offered_compensation(tracker)
         index = choose_option(str(value or ""), options, labels)
+        if index is None and options and said_last(tracker, domain, "utter_ask_compensation_again"):
+            # Asked twice with no choice: never a third time; the first option, changeable.
+            dispatcher.utter_message(response="utter_compensation_picked", compensation=labels[0])
+            index = 0
         if index is None:
             dispatcher.utter_message(response="utter_ask_compensation_again")
             return {"compensation_choice": None}
@@ -500,13 +463,9 @@ def close_complaint(
 
 
 __all__ = [
-    "ActionAcknowledgeComplaint",
     "ActionAskCompensationChoice",
-    "ActionAskOrderNumber",
-    "ActionAskOutcomeConfirmed",
     "ActionCloseComplaint",
     "ActionListenToComplaint",
     "ActionResolveComplaint",
     "ValidateCompensationForm",
-    "ValidateComplaintForm",
 ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import Talk, talk
-from bot.actions.texts import format_business_hours, format_datetime
+from crm_store.customers import open_tickets
 from crm_store.models import ComplaintCategory, HandoffReason, Ticket
 from crm_store.tickets import get_ticket, open_ticket, request_handoff
+from crm_store.time_text import format_business_hours, format_datetime
 
+# A hand-off ends whatever the script was asking: no stale question follows it.
 HANDED_OFF = SlotSet("complaint_stage", "handed_off")
+END_SCRIPT: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), HANDED_OFF]
 
 
 def hand_off(
@@ -23,7 +26,11 @@ def hand_off(
     ticket: Ticket | None,
     note: str | None = None,
 ) -> None:
-    """Queue the conversation for staff and tell the customer who takes over, and when."""
+    """Queue the conversation for staff and tell the customer who takes over, when, and
+    the reference; an angry customer hears an apology first."""
+    if ticket is None:
+        open_ones = open_tickets(current.session, current.customer.id)
+        ticket = open_ones[0] if open_ones else None
     request_handoff(
         current.session,
         conversation=current.conversation,
@@ -33,6 +40,8 @@ def hand_off(
         now=current.now,
         note=note,
     )
+    if reason is HandoffReason.ANGER_OR_THREAT:
+        dispatcher.utter_message(response="utter_sorry_upset")
     hours = current.settings.opening_hours
     if hours.is_open(current.now):
         dispatcher.utter_message(
@@ -56,6 +65,33 @@ def current_ticket(current: Talk, tracker: Tracker) -> Ticket | None:
     return ticket if ticket.customer_id == current.customer.id else None
 
 
+def last_bot_text(tracker: Tracker) -> str:
+    """What the bot said last in this conversation ("" if nothing yet)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return str(event.get("text") or "")
+    return ""
+
+
+def said_last(tracker: Tracker, domain: DomainDict, response: str) -> bool:
+    """Whether the bot's previous message was a variant of `response`."""
+    last = last_bot_text(tracker)
+    return any(
+        last.startswith(str(variant.get("text", "")).split("{")[0])
+        for variant in domain.get("responses", {}).get(response, [])
+    )
+
+
+def set_this_turn(tracker: Tracker, slot: str) -> bool:
+    """Whether `slot` was set since the customer's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == slot:
+            return True
+    return False
+
+
 class ActionHandOff(Action):
     """The customer asked for a person, or is angry or threatening: hand off now."""
 
@@ -66,7 +102,7 @@ class ActionHandOff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = tracker.get_intent_of_latest_message()
-        events: list[EventType] = [HANDED_OFF]
+        events: list[EventType] = list(END_SCRIPT)
         with talk(tracker) as current:
             ticket = current_ticket(current, tracker)
             if intent == "threaten":
@@ -82,32 +118,8 @@ class ActionHandOff(Action):
                         now=current.now,
                     )
                     events.append(SlotSet("ticket_id", ticket.id))
+                ticket.severity = max(ticket.severity or 1, 3)
             else:
                 reason = HandoffReason.ASKED_FOR_PERSON
             hand_off(dispatcher, current, reason=reason, ticket=ticket)
         return events
-
-
-class ActionHandleFallback(Action):
-    """Ask to rephrase once; after a second miss in a row, hand off."""
-
-    def name(self) -> str:
-        return "action_handle_fallback"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        user_turns = [event for event in tracker.events if event.get("event") == "user"]
-        previous = user_turns[-2] if len(user_turns) > 1 else None
-        previous_intent = ((previous or {}).get("parse_data") or {}).get("intent") or {}
-        if previous_intent.get("name") != "nlu_fallback":
-            dispatcher.utter_message(response="utter_ask_rephrase")
-            return []
-        with talk(tracker) as current:
-            hand_off(
-                dispatcher,
-                current,
-                reason=HandoffReason.REPEATED_FALLBACK,
-                ticket=current_ticket(current, tracker),
-            )
-        return []

@@ -14,16 +14,12 @@ from rasa_sdk.interfaces import Action, Tracker
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.actions.complaint import (
-    ActionAcknowledgeComplaint,
-    ActionListenToComplaint,
-    ValidateCompensationForm,
-    ValidateComplaintForm,
-    choose_option,
-)
+from bot.actions.complaint import ActionListenToComplaint, ValidateCompensationForm, choose_option
+from bot.actions.complaint_form import ValidateComplaintForm
 from bot.actions.consent import ActionOptIn, ActionOptOut
 from bot.actions.context import use_store
-from bot.actions.handoff import ActionHandleFallback, ActionHandOff
+from bot.actions.fallback import ActionHandleFallback
+from bot.actions.handoff import ActionHandOff
 from bot.actions.orders import ActionOrderStatus
 from bot.actions.survey import ActionRecordScore
 from crm_store.models import (
@@ -145,7 +141,7 @@ def test_complaints_that_go_straight_to_a_person(
             found.first_order_at = datetime.now(UTC) - timedelta(days=365)
             session.commit()
         if setup == "repeat":
-            make_ticket(
+            earlier = make_ticket(
                 session,
                 found,
                 category=ComplaintCategory.DELIVERY,
@@ -153,6 +149,7 @@ def test_complaints_that_go_straight_to_a_person(
                 text="late",
                 now=datetime.now(UTC) - timedelta(days=10),
             )
+            earlier.status = TicketStatus.RESOLVED
             session.commit()
     responses, events = run(ActionListenToComplaint(), tracker(text, "complain_delivery"))
     assert HANDOFF_RESPONSES & set(responses)
@@ -165,21 +162,80 @@ def test_complaints_that_go_straight_to_a_person(
         assert ticket is not None and ticket.status is TicketStatus.HANDED_OFF
 
 
-def test_acknowledging_records_thanks_and_apology(store: sessionmaker[Session]) -> None:
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("no", "deny"),
+        ("沒有了 謝謝", "thank"),
+        ("that's it", "nlu_fallback"),
+        ("ok", "affirm"),
+        ("就這樣", "out_of_scope"),
+        ("nope thats all thx", "deny"),
+    ],
+)
+def test_ending_the_story_any_ordinary_way_thanks_and_apologises(
+    store: sessionmaker[Session], text: str, intent: str
+) -> None:
     _, events = run(ActionListenToComplaint(), tracker("It broke", "complain_quality"))
     responses, events = run(
-        ActionAcknowledgeComplaint(),
-        tracker("no", "deny", slots={"ticket_id": slot(events, "ticket_id")}),
+        ActionListenToComplaint(),
+        tracker(
+            text,
+            intent,
+            slots={"ticket_id": slot(events, "ticket_id"), "complaint_stage": "listening"},
+        ),
     )
     assert responses == ["utter_thank_for_telling", "utter_apologise"]
     assert slot(events, "complaint_stage") == "agreeing"
     with store() as session:
         ticket = session.scalars(select(Ticket)).one()
+        assert ticket.description == "It broke"
         assert set(steps_done(ticket)) == {
             RecoveryStep.EMPATHISE,
             RecoveryStep.THANK,
             RecoveryStep.APOLOGISE,
         }
+
+
+def test_a_restated_outcome_while_listening_belongs_to_the_same_ticket(
+    store: sessionmaker[Session],
+) -> None:
+    _, events = run(ActionListenToComplaint(), tracker("被扣了兩次錢", "complain_billing"))
+    ticket_id = slot(events, "ticket_id")
+    _, events = run(
+        ActionListenToComplaint(),
+        tracker(
+            "多扣的那筆退給我啊",
+            "complain_billing",
+            slots={"ticket_id": ticket_id, "complaint_stage": "listening"},
+        ),
+    )
+    assert slot(events, "desired_outcome") == "refund"
+    assert slot(events, "ticket_id") is None  # no new ticket
+    assert slot(events, "complaint_stage") == "agreeing"
+    with store() as session:
+        assert session.scalars(select(Ticket.id)).all() == [ticket_id]
+
+
+def test_the_story_moves_on_by_itself_after_a_few_messages(store: sessionmaker[Session]) -> None:
+    _, events = run(ActionListenToComplaint(), tracker("the mug is chipped", "complain_quality"))
+    listened = {"event": "action", "name": "action_listen_to_complaint"}
+    slots = {"ticket_id": slot(events, "ticket_id"), "complaint_stage": "listening"}
+    said = []
+    for turn, text in enumerate(["and the box was wet", "and it smelled", "also late", "ugh"]):
+        history = [{"event": "slot", "name": "ticket_id"}, *[listened] * turn]
+        responses, events = run(
+            ActionListenToComplaint(),
+            tracker(text, "complain_quality", slots=slots, events=history),
+        )
+        said.append(responses[0])
+    assert said[:3] == [
+        "utter_complaint_more",
+        "utter_complaint_more_again",
+        "utter_complaint_more",
+    ]
+    assert said[3] == "utter_story_enough"
+    assert slot(events, "complaint_stage") == "agreeing"
 
 
 def test_asking_for_a_person_hands_off_without_a_ticket(store: sessionmaker[Session]) -> None:
@@ -193,28 +249,54 @@ def test_asking_for_a_person_hands_off_without_a_ticket(store: sessionmaker[Sess
 
 def test_second_fallback_in_a_row_hands_off(store: sessionmaker[Session]) -> None:
     first = {"event": "user", "text": "asdf", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    asked = {"event": "action", "name": "action_handle_fallback"}
     second = {"event": "user", "text": "qwer", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     responses, _ = run(ActionHandleFallback(), tracker("asdf", "nlu_fallback", events=[first]))
     assert responses == ["utter_ask_rephrase"]
     responses, _ = run(
-        ActionHandleFallback(), tracker("qwer", "nlu_fallback", events=[first, second])
+        ActionHandleFallback(), tracker("qwer", "nlu_fallback", events=[first, asked, second])
     )
     assert HANDOFF_RESPONSES & set(responses)
     with store() as session:
         assert session.scalars(select(Handoff.reason)).one() is HandoffReason.REPEATED_FALLBACK
 
 
-def test_opt_out_and_back_in(store: sessionmaker[Session]) -> None:
+def test_an_unhappy_message_the_model_missed_is_listened_to(store: sessionmaker[Session]) -> None:
+    responses, events = run(
+        ActionHandleFallback(), tracker("seriously?? 3rd time this happens 🙄", "nlu_fallback")
+    )
+    assert responses == ["utter_complaint_empathise"]
+    assert slot(events, "complaint_stage") == "listening"
+
+
+def test_opting_out_in_a_chat_stops_marketing_only(store: sessionmaker[Session]) -> None:
     with store() as session:
         customer(session)
-    assert run(ActionOptOut(), tracker("不要再傳了", "opt_out"))[0] == ["utter_opted_out"]
+    assert run(ActionOptOut(), tracker("stop texting me promos", "opt_out"))[0] == [
+        "utter_opted_out"
+    ]
     with store() as session:
         identity = session.scalars(select(ChannelIdentity)).one()
-        assert identity.opted_out and not identity.marketing_consent
+        assert not identity.marketing_consent
+        assert not identity.opted_out  # service answers keep flowing
     assert run(ActionOptIn(), tracker("我要訂閱", "opt_in"))[0] == ["utter_opted_in"]
     with store() as session:
         identity = session.scalars(select(ChannelIdentity)).one()
         assert not identity.opted_out and identity.marketing_consent
+
+
+def test_a_question_about_a_cancelled_order_is_not_an_opt_out(
+    store: sessionmaker[Session],
+) -> None:
+    with store() as session:
+        mine = customer(session)
+        make_order(session, mine, placed_at=datetime.now(UTC), status=OrderStatus.CANCELLED)
+        session.commit()
+    responses, _ = run(ActionOptOut(), tracker("所以訂單是取消了對吧？不會再寄來吧", "opt_out"))
+    assert responses == ["utter_already_cancelled"]
+    with store() as session:
+        identity = session.scalars(select(ChannelIdentity)).one()
+        assert identity.marketing_consent and not identity.opted_out
 
 
 def test_order_status_of_the_named_order_only_if_it_is_theirs(
@@ -231,12 +313,12 @@ def test_order_status_of_the_named_order_only_if_it_is_theirs(
     entity = [{"entity": "order_number", "value": my_number}]
     assert run(
         ActionOrderStatus(), tracker(f"{my_number} 到哪了", "order_status", entities=entity)
-    )[0] == ["utter_order_status_shipped"]
+    )[0] == ["utter_order_status_shipped_undated"]
     assert run(ActionOrderStatus(), tracker(f"where is {their_number}", "order_status"))[0] == [
         "utter_order_not_yours"
     ]
     assert run(ActionOrderStatus(), tracker("where is my order", "order_status"))[0] == [
-        "utter_order_status_shipped"
+        "utter_order_status_shipped_undated"
     ]
 
 

@@ -30,7 +30,7 @@ SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 
 @dataclass
 class RecordingRasa:
-    """Stands in for `RasaClient`: records each `send` and answers nothing."""
+    """Stands in for `RasaClient`: records each `send` and answers it."""
 
     sent: list[tuple[str, str]] = field(default_factory=list)
 
@@ -38,7 +38,7 @@ class RecordingRasa:
         self, sender_id: str, text: str, *, language: Language | None = None, detect: bool = True
     ) -> list[BotMessage]:
         self.sent.append((sender_id, text))
-        return []
+        return [BotMessage(text=f"answer {len(self.sent)}")]
 
 
 def now() -> datetime:
@@ -80,7 +80,9 @@ def customer_writes(
 
 def routed(factory: sessionmaker[Session], conversation_id: int) -> list[tuple[str, str]]:
     rasa = RecordingRasa()
-    router = Router(factory, cast(RasaClient, rasa), metrics=Metrics(), clock=now)
+    router = Router(
+        factory, cast(RasaClient, rasa), settings=SETTINGS, metrics=Metrics(), clock=now
+    )
     assert router.process(conversation_id) is Routed.ANSWERED
     return rasa.sent
 

@@ -301,6 +301,16 @@ def test_the_queue_lists_the_waiting_customer(console: Console, path: str) -> No
     assert "顧客要求真人" in page and "telegram" in page
 
 
+def test_the_queue_shows_the_reply_by_time_in_the_shops_zone(console: Console) -> None:
+    handoff_id = customer_waiting(console)
+    with console.running.store() as session, session.begin():
+        session.get_one(Handoff, handoff_id).due_at = datetime(2026, 12, 1, 1, 15, tzinfo=UTC)
+    with console.signed_in("agent@shop.test") as agent:
+        page = agent.get("/console/queue").text
+    assert "需在 12-01 09:15 前回覆" in page  # Taipei, as the customer was told
+    assert "01:15" not in page
+
+
 def test_the_dashboard_charts_complaints_and_offers_the_numbers_as_csv(
     console: Console,
 ) -> None:

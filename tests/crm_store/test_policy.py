@@ -67,7 +67,13 @@ def test_root_cause_from_the_complaint_words(category: str, text: str, cause: st
 
 def test_root_causes_list_every_cause_once_in_the_tables_order() -> None:
     causes = policy.root_causes
-    assert causes[:4] == ("fulfilment_error", "wrong_item", "missing_item", "courier_delay")
+    assert causes[:5] == (
+        "fulfilment_error",
+        "changed_mind",
+        "wrong_item",
+        "missing_item",
+        "courier_delay",
+    )
     assert len(causes) == len(set(causes))
     for category in ComplaintCategory:
         assert policy.cause(category, "").name in causes  # each category's default

@@ -88,10 +88,14 @@ def test_repeat_complaint_within_30_days(session: Session) -> None:
         )
 
     first = complain(NOW - timedelta(days=40))
+    first.status = TicketStatus.RESOLVED
     assert not is_repeat_complaint(session, first, now=NOW - timedelta(days=40))
     second = complain(NOW - timedelta(days=5))
     assert not is_repeat_complaint(session, second, now=NOW - timedelta(days=5))  # 35 days on
     third = complain(NOW)
+    # The second is still open: what the customer says now belongs to it, not a repeat.
+    assert not is_repeat_complaint(session, third, now=NOW)
+    second.status = TicketStatus.RESOLVED
     assert is_repeat_complaint(session, third, now=NOW)
 
 

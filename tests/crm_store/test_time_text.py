@@ -1,9 +1,9 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.actions.texts import format_business_hours, format_date, format_datetime
 from crm_store.business_hours import BusinessHours
 from crm_store.models import Language
+from crm_store.time_text import format_business_hours, format_date, format_datetime
 
 
 def test_dates_as_each_language_writes_them() -> None:

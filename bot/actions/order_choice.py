@@ -1,0 +1,121 @@
+"""Which of the customer's orders they mean: by number, product or month they name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from decimal import Decimal
+
+from bot.actions.context import Talk, catalogue
+from crm_store.customers import recent_orders
+from crm_store.models import Order, OrderItem
+from crm_store.orders import find_order
+from crm_store.time_text import format_date
+
+# How many recent orders the bot looks through, and lists when it has to ask.
+ORDERS_CONSIDERED = 10
+ORDERS_LISTED = 4
+
+_EN_MONTHS = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
+_EN_MONTH = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
+)
+_ZH_MONTH = re.compile(r"(十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月")
+_ZH_NUMERALS = {"十一": 11, "十二": 12, **{c: i for i, c in enumerate("一二三四五六七八九十", 1)}}
+
+
+def months_named(text: str) -> set[int]:
+    """Months a customer names: 四月, 4月, June, in Sept."""
+    months = {_EN_MONTHS.index(m.group(1).lower()[:3]) + 1 for m in _EN_MONTH.finditer(text)}
+    for match in _ZH_MONTH.finditer(text):
+        word = match.group(1)
+        months.add(int(word) if word.isdigit() else _ZH_NUMERALS[word])
+    return months
+
+
+def own_order(current: Talk, number: str | None) -> Order | None:
+    order = find_order(current.session, number) if number else None
+    return order if order is not None and order.customer_id == current.customer.id else None
+
+
+def orders_meant(current: Talk, text: str, *, excluding: Collection[str] = ()) -> list[Order]:
+    """The customer's orders that `text` points to; empty when it names none."""
+    mentions = catalogue().find(text)
+    if mentions.order_numbers:
+        found = (own_order(current, number) for number in mentions.order_numbers)
+        return [order for order in found if order is not None]
+    orders = recent_orders(current.session, current.customer.id, limit=ORDERS_CONSIDERED)
+    products = {mention.product_id for mention in mentions.products} or _named_items(orders, text)
+    months = months_named(text)
+    if not products and not months:
+        return []
+    zone = current.settings.opening_hours.timezone
+    return [
+        order
+        for order in orders
+        if order.number not in excluding
+        and (not products or any(item.product_id in products for item in order.items))
+        and (not months or order.placed_at.astimezone(zone).month in months)
+    ]
+
+
+def _named_items(orders: Sequence[Order], text: str) -> set[int]:
+    """Products of the customer's own orders named word for word (a product newer than
+    the catalogue cache is still found)."""
+    lowered = text.lower()
+    return {
+        item.product_id
+        for order in orders
+        for item in order.items
+        if item.product.name_zh in text or item.product.name_en.lower() in lowered
+    }
+
+
+def recent(current: Talk, *, limit: int = ORDERS_LISTED) -> Sequence[Order]:
+    return recent_orders(current.session, current.customer.id, limit=limit)
+
+
+def product_names(current: Talk, order: Order | None, text: str) -> str:
+    """The products the complaint is about: those named in it, else the order's."""
+    items = items_meant(order, text) if order else []
+    names = [
+        item.product.name_en if current.language.value == "en" else item.product.name_zh
+        for item in items
+    ]
+    return ", ".join(names[:3])
+
+
+def items_meant(order: Order, text: str) -> list[OrderItem]:
+    """The order's lines that `text` names; all of them when it names none."""
+    mentioned = {mention.product_id for mention in catalogue().find(text).products}
+    mentioned |= _named_items([order], text)
+    return [item for item in order.items if item.product_id in mentioned] or list(order.items)
+
+
+def amount_meant(order: Order, text: str) -> Decimal:
+    """What a refund covers: the lines the customer named, else the whole order."""
+    items = items_meant(order, text)
+    if len(items) == len(order.items):
+        return order.total
+    return sum((item.unit_price * item.quantity for item in items), Decimal(0))
+
+
+def order_label(current: Talk, order: Order) -> str:
+    """``A1234567 · 4月12日（六） · 保鮮盒`` as a button's title."""
+    zone = current.settings.opening_hours.timezone
+    day = format_date(order.placed_at.astimezone(zone).date(), current.language)
+    products = product_names(current, order, "")
+    return " · ".join(part for part in (order.number, day, products) if part)
