@@ -6,13 +6,16 @@
    folder (with its own, empty Rasa cache, so nothing is reused) and times it. With
    ``--skip-training --model PATH`` it uses a copy of that model instead.
 2. Runs ``rasa test nlu`` on bench/nlu_heldout.yml, examples the model never trains on
-   (checked here: none appears verbatim in bot/data/nlu), and computes intent accuracy and
-   macro-F1 for Traditional Chinese (any CJK character) and English separately.
+   (checked here: none appears verbatim in bot/data/nlu), and on bench/nlu_dev.yml when it
+   exists (customer-style messages). Simplified Chinese is turned into Traditional first,
+   as the gateway does (see bench/nlu_sets.py). It computes intent accuracy, macro-F1 and
+   every intent's precision, recall and F1 for zh-TW, English and Simplified separately,
+   and the recall of the complaint intents.
 3. Starts the real action server and Rasa server on a fresh, migrated SQLite store, and
    drives whole conversations one at a time through `RasaClient.send` (greeting, order
    status, a delivery complaint through all eight steps, thanks, goodbye), in Chinese and
    English by turns, timing every message's round trip. Where the time goes comes from
-   the timestamps of the tracker's events.
+   the timestamps of the tracker's events. Then reads the Rasa server's resident memory.
 4. Times Rasa's own check of one action-server reply (``jsonschema.validate`` against
    its response schema), which Rasa runs after every custom action; the installed
    jsonschema version decides most of it (see requirements-rasa.txt).
@@ -50,6 +53,14 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.nlu_sets import (
+    Script,
+    as_the_gateway_sends,
+    memory_mib,
+    print_label_table,
+    rasa_server_pid,
+    script_of,
+)
 from channels.rasa_client import RasaClient
 from crm_store import migrate
 from crm_store.db import make_engine, make_session_factory
@@ -66,6 +77,8 @@ DOMAIN = ROOT / "domain.yml"
 TRAINING_DATA = ROOT / "bot" / "data"
 TRAINING_NLU = TRAINING_DATA / "nlu"
 HELDOUT = ROOT / "bench" / "nlu_heldout.yml"
+# Written apart from the training data in the customers' own style; scored when present.
+DEV = ROOT / "bench" / "nlu_dev.yml"
 
 MACRO_F1_TARGET = 0.90
 P95_TARGET_SECONDS = 0.150
@@ -295,10 +308,16 @@ class Scores:
     intents: list[IntentScore]
 
 
-def predict(model: Path, workdir: Path) -> list[Prediction]:
-    """`rasa test nlu` on the held-out set; its successes and errors, as predictions."""
-    out = workdir / "results"
-    with console.status("  classifying the held-out set (rasa test nlu) ..."):
+def predict(model: Path, workdir: Path, nlu_file: Path) -> list[Prediction]:
+    """`rasa test nlu` on `nlu_file`; its successes and errors, as predictions.
+
+    Rasa sees the examples as the gateway would send them (Simplified turned into
+    Traditional); each prediction carries the text as written.
+    """
+    out = workdir / f"results-{nlu_file.stem}"
+    sent = workdir / nlu_file.name
+    written = as_the_gateway_sends(nlu_file, sent, plain_text)
+    with console.status(f"  classifying {nlu_file.name} (rasa test nlu) ..."):
         seconds = run_rasa(
             [
                 "test",
@@ -306,14 +325,14 @@ def predict(model: Path, workdir: Path) -> list[Prediction]:
                 "--model",
                 str(model),
                 "--nlu",
-                str(HELDOUT),
+                str(sent),
                 "--out",
                 str(out),
                 "--successes",
                 "--no-plot",
                 "--no-warnings",
             ],
-            log=workdir / "test-nlu.log",
+            log=workdir / f"test-nlu-{nlu_file.stem}.log",
         )
     console.print(f"  rasa test nlu took {seconds:,.1f} s")
     predictions: list[Prediction] = []
@@ -323,16 +342,20 @@ def predict(model: Path, workdir: Path) -> list[Prediction]:
             continue
         for entry in json.loads(path.read_text(encoding="utf-8")):
             predicted: dict[str, Any] = entry.get("intent_prediction") or {}
+            originals = written.get((str(entry["text"]), str(entry["intent"])))
             predictions.append(
                 Prediction(
-                    text=str(entry["text"]),
+                    text=originals.pop() if originals else str(entry["text"]),
                     intent=str(entry["intent"]),
                     predicted=str(predicted.get("name")),
                     confidence=float(predicted.get("confidence") or 0.0),
                 )
             )
     if not predictions:
-        raise BenchError(f"rasa test nlu wrote no predictions:\n{tail(workdir / 'test-nlu.log')}")
+        raise BenchError(
+            f"rasa test nlu wrote no predictions:\n"
+            f"{tail(workdir / f'test-nlu-{nlu_file.stem}.log')}"
+        )
     return predictions
 
 
@@ -417,34 +440,35 @@ def print_language_scores(
         console.print(table)
 
 
-def bench_intents(model: Path, workdir: Path) -> list[Figure]:
-    heldout = read_examples(HELDOUT)
-    figures = check_held_out(heldout)
-    predictions = predict(model, workdir)
-    if len(predictions) != len(heldout):
+def bench_intents(model: Path, workdir: Path, nlu_file: Path) -> list[Figure]:
+    """Scores on one evaluation set: per script as written, per label, overall."""
+    name = nlu_file.stem
+    examples = read_examples(nlu_file)
+    figures = check_held_out(examples) if nlu_file == HELDOUT else []
+    predictions = predict(model, workdir, nlu_file)
+    if len(predictions) != len(examples):
         console.print(
             f"  [yellow]rasa returned {len(predictions)} predictions "
-            f"for {len(heldout)} held-out examples[/]"
+            f"for {len(examples)} examples of {nlu_file.name}[/]"
         )
     threshold = fallback_threshold()
-    by_language = {
-        language: [p for p in predictions if language_of(p.text) is language]
-        for language in LANGUAGES
-    }
-    for language, chosen in by_language.items():
+    for script in Script:
+        chosen = [p for p in predictions if script_of(p.text) is script]
         if not chosen:
-            figures.append(Figure(f"{LANGUAGE_NAMES[language]} intents", "no examples"))
+            if script is not Script.SIMPLIFIED:  # most sets have none
+                figures.append(Figure(f"{name}: {script.value} intents", "no examples"))
             continue
         scores = score(chosen)
-        print_language_scores(LANGUAGE_NAMES[language], chosen, scores, threshold)
+        print_language_scores(f"{name}, {script.value}", chosen, scores, threshold)
+        print_label_table(console, f"{name}, {script.value}: every intent", scores.intents)
         figures += [
             Figure(
-                f"{LANGUAGE_NAMES[language]} intent accuracy",
+                f"{name}: {script.value} intent accuracy",
                 f"{scores.accuracy:.1%}",
                 f"{sum(p.right for p in chosen)} of {len(chosen)}",
             ),
             Figure(
-                f"{LANGUAGE_NAMES[language]} intent macro-F1",
+                f"{name}: {script.value} intent macro-F1",
                 f"{scores.macro_f1:.3f}",
                 "worst: " + ", ".join(f"{s.intent} {s.f1:.2f}" for s in worst_intents(scores)),
                 f"≥ {MACRO_F1_TARGET:.2f}",
@@ -453,16 +477,22 @@ def bench_intents(model: Path, workdir: Path) -> list[Figure]:
         ]
     overall = score(predictions)
     console.print(
-        f"  [bold]overall[/]: {overall.examples} examples, accuracy {overall.accuracy:.1%}, "
-        f"macro-F1 {overall.macro_f1:.3f}"
+        f"  [bold]{name}, overall[/]: {overall.examples} examples, "
+        f"accuracy {overall.accuracy:.1%}, macro-F1 {overall.macro_f1:.3f}"
     )
-    figures.append(
+    complaints = [p for p in predictions if p.intent.startswith("complain")]
+    figures += [
         Figure(
-            "overall intent accuracy / macro-F1",
+            f"{name}: overall intent accuracy / macro-F1",
             f"{overall.accuracy:.1%} / {overall.macro_f1:.3f}",
             f"{sum(p.right for p in predictions)} of {len(predictions)} right",
-        )
-    )
+        ),
+        Figure(
+            f"{name}: recall of the complain* intents",
+            f"{sum(p.right for p in complaints) / len(complaints):.1%}" if complaints else "—",
+            f"{sum(p.right for p in complaints)} of {len(complaints)}",
+        ),
+    ]
     return figures
 
 
@@ -752,6 +782,8 @@ def bench_latency(model: Path, workdir: Path, conversations: int) -> list[Figure
         load_before = os.getloadavg()[0]
         exchanges, unfinished = drive(rasa_url, store, conversations)
         load_after = os.getloadavg()[0]
+        pid = rasa_server_pid(httpx.URL(rasa_url).port or 0)
+        memory = memory_mib(pid) if pid else {}
     load = (
         f"load average {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs"
     )
@@ -815,6 +847,20 @@ def bench_latency(model: Path, workdir: Path, conversations: int) -> list[Figure
                 p95 < P95_TARGET_SECONDS if everything else None,
             )
         )
+    if memory:
+        console.print(
+            f"  Rasa server (pid {pid}): resident {memory['VmRSS']:,.0f} MiB after the "
+            f"conversations, peak {memory['VmHWM']:,.0f} MiB"
+        )
+    figures.append(
+        Figure(
+            "Rasa server memory (resident, VmRSS)",
+            f"{memory['VmRSS']:,.0f} MiB" if memory else "not found",
+            f"peak {memory['VmHWM']:,.0f} MiB (VmHWM), after the conversations"
+            if memory
+            else "no `rasa run` process on the server's port",
+        )
+    )
     figures.append(
         Figure(
             "complaints resolved (ticket RESOLVED)",
@@ -960,10 +1006,11 @@ def print_summary(figures: list[Figure]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
+    sets = ", ".join(str(f.relative_to(ROOT)) for f in (HELDOUT, DEV) if f.exists())
     console.print(
         f"assistant benchmark: "
         f"{'model ' + str(arguments.model) if arguments.skip_training else 'a fresh model'}, "
-        f"held-out set {HELDOUT.relative_to(ROOT)}, {arguments.conversations} conversations"
+        f"evaluation sets {sets}, {arguments.conversations} conversations"
     )
     figures: list[Figure] = []
     failed = False
@@ -973,8 +1020,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             console.rule("model")
             model, figure = prepare_model(arguments, workdir)
             figures.append(figure)
-            console.rule("intent classification, held-out set")
-            figures += bench_intents(model, workdir)
+            for nlu_file in (HELDOUT, DEV):
+                if nlu_file.exists():
+                    console.rule(f"intent classification, {nlu_file.name}")
+                    figures += bench_intents(model, workdir, nlu_file)
             console.rule("latency, whole conversations")
             figures += bench_latency(model, workdir, arguments.conversations)
             console.rule("Rasa's check of an action-server reply")

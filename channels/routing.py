@@ -42,6 +42,7 @@ from channels.texts import (
     say,
 )
 from crm_store import outbox
+from crm_store.customers import open_tickets
 from crm_store.db import session_scope
 from crm_store.models import (
     Author,
@@ -57,7 +58,7 @@ from crm_store.models import (
 )
 from crm_store.settings import Settings
 from crm_store.surveys import parse_score, pending_survey
-from crm_store.tickets import request_handoff, unresolved_ticket
+from crm_store.tickets import request_handoff
 from crm_store.time_text import format_business_hours, format_datetime
 
 log = logging.getLogger(__name__)
@@ -268,10 +269,21 @@ class Router:
             if not handled.rowcount:  # type: ignore[attr-defined]
                 return Routed.NOTHING
             conversation = session.get_one(Conversation, conversation_id)
+            author, buttons = Author.BOT, [button for reply in replies for button in reply.buttons]
             if failure is not None:
-                self._hand_over_failed_turn(session, conversation, failure, key=ids[-1], now=now)
-            else:
-                self._send_reply(session, conversation, replies, answer, key=ids[-1], now=now)
+                answer = self._hand_over_failed_turn(session, conversation, failure, now=now)
+                author, buttons = Author.SYSTEM, []
+            send_text(
+                session,
+                key=f"reply:{ids[-1]}",
+                identity=conversation.identity,
+                conversation=conversation,
+                text=answer,
+                purpose=MessagePurpose.REPLY,
+                author=author,
+                now=now,
+                buttons=buttons,
+            )
         if failure is not None:
             log.warning("conversation %d handed to staff: %s", conversation_id, failure.value)
             self._metrics.inbound.labels(channel, "failed").inc(len(ids))
@@ -280,40 +292,17 @@ class Router:
         self._metrics.inbound.labels(channel, "answered").inc(len(ids))
         return Routed.ANSWERED
 
-    def _send_reply(
-        self,
-        session: Session,
-        conversation: Conversation,
-        replies: Sequence[BotMessage],
-        answer: str,
-        *,
-        key: int,
-        now: datetime,
-    ) -> None:
-        send_text(
-            session,
-            key=f"reply:{key}",
-            identity=conversation.identity,
-            conversation=conversation,
-            text=answer,
-            purpose=MessagePurpose.REPLY,
-            author=Author.BOT,
-            now=now,
-            buttons=[button for reply in replies for button in reply.buttons],
-        )
-
     def _hand_over_failed_turn(
         self,
         session: Session,
         conversation: Conversation,
         failure: TurnFailure,
         *,
-        key: int,
         now: datetime,
-    ) -> None:
-        """Apologise, say who answers and when, and put the conversation in the staff queue."""
+    ) -> str:
+        """Put the conversation in the staff queue; the apology, who answers and when."""
         customer = conversation.identity.customer
-        ticket = unresolved_ticket(session, customer.id)
+        ticket = next(iter(open_tickets(session, customer.id)), None)
         request_handoff(
             session,
             conversation=conversation,
@@ -337,16 +326,7 @@ class Router:
         text = say(BOT_FAILED, language, when=when)
         if ticket is not None:
             text += say(TICKET_REFERENCE, language, reference=ticket.reference)
-        send_text(
-            session,
-            key=f"reply:{key}",
-            identity=conversation.identity,
-            conversation=conversation,
-            text=text,
-            purpose=MessagePurpose.REPLY,
-            author=Author.SYSTEM,
-            now=now,
-        )
+        return text
 
     def _forget_failed_turn(self, rasa_sender: str) -> None:
         """Leave Rasa's tracker listening, so a loop does not start again when staff hand

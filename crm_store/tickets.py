@@ -129,16 +129,6 @@ def complaints_since(
     return session.scalar(query) or 0
 
 
-def unresolved_ticket(session: Session, customer_id: int) -> Ticket | None:
-    """The customer's latest complaint that is not yet dealt with, if any."""
-    return session.scalars(
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.status.not_in(ENDED))
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    ).first()
-
-
 def is_repeat_complaint(session: Session, ticket: Ticket, *, now: datetime) -> bool:
     """Whether the customer complained before within the last 30 days."""
     return (

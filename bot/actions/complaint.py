@@ -23,8 +23,23 @@ from sqlalchemy import select
 
 from bot.actions.context import Talk, catalogue, talk
 from bot.actions.handoff import HANDED_OFF, current_ticket, hand_off, said_last
-from bot.actions.order_choice import amount_meant, items_meant, own_order, product_names
-from bot.actions.phrases import about_staff, more_to_tell, outcome_in, story_is_told
+from bot.actions.order_choice import (
+    amount_meant,
+    items_meant,
+    order_in_question,
+    own_order,
+    product_names,
+    recent,
+    say_status,
+)
+from bot.actions.phrases import (
+    about_staff,
+    asks_status,
+    category_in,
+    more_to_tell,
+    outcome_in,
+    story_is_told,
+)
 from bot.actions.triggers import has_threat
 from crm_store.customers import OPEN_TICKET_STATUSES
 from crm_store.models import (
@@ -131,13 +146,17 @@ class ActionListenToComplaint(Action):
             if ongoing and tracker.get_slot("complaint_stage") in ("listening", "agreeing"):
                 assert ticket is not None
                 return self._story_goes_on(dispatcher, tracker, domain, current, ticket)
+            if asks_status(text) and recent(current, limit=1):
+                # "Where's my order?" read as a complaint: the answer is the order's status.
+                order = order_in_question(current, tracker)
+                assert order is not None
+                say_status(dispatcher, current, order)
+                return []
             ticket = open_ticket(
                 current.session,
                 customer=current.customer,
                 conversation=current.conversation,
-                category=ComplaintCategory.STAFF
-                if about_staff(text)
-                else CATEGORY_OF_INTENT.get(intent, ComplaintCategory.OTHER),
+                category=_category(intent, text),
                 language=current.language,
                 text=text,
                 now=current.now,
@@ -167,6 +186,8 @@ class ActionListenToComplaint(Action):
         details = _details_in(current, tracker, text)
         if intent not in STORY_ENDERS and not story_is_told(text) and not more_to_tell(text):
             add_to_description(ticket, text)
+            if ticket.category is ComplaintCategory.OTHER:
+                ticket.category = _category(intent, ticket.description)
             rate_severity(current, ticket)
         if has_threat(text):
             hand_off(dispatcher, current, reason=HandoffReason.ANGER_OR_THREAT, ticket=ticket)
@@ -199,6 +220,13 @@ class ActionListenToComplaint(Action):
         if is_repeat_complaint(current.session, ticket, now=current.now):
             return HandoffReason.REPEAT_COMPLAINT
         return None
+
+
+def _category(intent: str, text: str) -> ComplaintCategory:
+    """Staff when a person is what went wrong; else the NLU's intent; else the words."""
+    if about_staff(text):
+        return ComplaintCategory.STAFF
+    return CATEGORY_OF_INTENT.get(intent) or category_in(text)
 
 
 def outcome_said(tracker: Tracker) -> DesiredOutcome | None:
@@ -380,9 +408,43 @@ def choose_option(text: str, options: list[CompensationOption], labels: list[str
     return None
 
 
+# Questions that interrupt the compensation choice; everything else is an answer to it.
+INTERRUPTIONS = frozenset(
+    {
+        "delivery_info",
+        "returns_policy",
+        "store_info",
+        "payment_methods",
+        "order_status",
+        "cancel_order",
+        "change_order",
+        "start_return",
+        "opt_out",
+        "opt_in",
+        "greet",
+        "goodbye",
+        "thank",
+        "request_human",
+        "threaten",
+    }
+)
+
+
 class ValidateCompensationForm(FormValidationAction):
     def name(self) -> str:
         return "validate_compensation_form"
+
+    async def extract_compensation_choice(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "compensation_choice":
+            return {}
+        text = _text(tracker)
+        options, labels = offered_compensation(tracker)
+        picked = choose_option(text, options, labels) is not None
+        if not picked and tracker.get_intent_of_latest_message() in INTERRUPTIONS:
+            return {}
+        return {"compensation_choice": text}
 
     def validate_compensation_choice(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -20,7 +20,13 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.complaint import outcome_said, problem_statement, rate_severity
 from bot.actions.context import catalogue, talk
-from bot.actions.handoff import current_ticket, last_bot_text, said_last, set_this_turn
+from bot.actions.handoff import (
+    current_ticket,
+    last_bot_text,
+    not_understood_twice,
+    said_last,
+    said_this_turn,
+)
 from bot.actions.order_choice import order_label, orders_meant, own_order, recent
 from bot.actions.phrases import no_order_meant, outcome_in
 from crm_store.models import ComplaintCategory, DesiredOutcome, RecoveryStep
@@ -32,6 +38,7 @@ NOT_PROPOSED = "not_proposed"
 DECLINED = ""  # proposed_order once the customer said the proposal was not it
 NO_ORDER = "none"  # order_number of a complaint about a person, the shop or the website
 ORDER_NUMBER = re.compile(r"[Aa]\d{7}")
+ASKED_TWICE = "no answer to the same question twice"
 # What the customer may say during the form that belongs to the complaint.
 COMPLAINT_TALK = frozenset(
     {
@@ -66,6 +73,8 @@ class ActionAskOrderNumber(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if said_last(tracker, domain, "utter_which_order"):
+            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE)
         proposed = tracker.get_slot("proposed_order")
         with talk(tracker) as current:
             orders = recent(current)
@@ -73,6 +82,10 @@ class ActionAskOrderNumber(Action):
             repeating = said_last(tracker, domain, "utter_propose_order") and bool(
                 proposed and proposed in last_bot_text(tracker)
             )
+            if said_last(tracker, domain, "utter_which_order"):
+                return not_understood_twice(
+                    dispatcher, tracker, note="no answer to one question twice"
+                )
             if (proposed == DECLINED or repeating) and len(orders) > 1:
                 if said_last(tracker, domain, "utter_choose_order"):
                     dispatcher.utter_message(response="utter_which_order")
@@ -115,6 +128,10 @@ class ActionAskDesiredOutcome(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if said_last(tracker, domain, "utter_ask_outcome_again") and said_this_turn(tracker):
+            return []  # "What would you like us to do?" was just asked, with the choices
+        if said_last(tracker, domain, "utter_ask_desired_outcome_again"):
+            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE)
         again = said_last(tracker, domain, "utter_ask_desired_outcome")
         dispatcher.utter_message(
             response="utter_ask_desired_outcome_again" if again else "utter_ask_desired_outcome"
@@ -132,9 +149,7 @@ class ActionAskOutcomeConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         outcome = tracker.get_slot("desired_outcome")
-        if said_last(tracker, domain, f"utter_confirm_{outcome}") and not set_this_turn(
-            tracker, "desired_outcome"
-        ):
+        if said_last(tracker, domain, f"utter_confirm_{outcome}"):
             # Neither yes nor no: ask for the outcome again rather than the same question.
             dispatcher.utter_message(response="utter_ask_outcome_again")
             return [SlotSet("desired_outcome", None)]
@@ -216,8 +231,11 @@ class ValidateComplaintForm(FormValidationAction):
         if said:
             return {"desired_outcome": said.value}
         intent = tracker.get_intent_of_latest_message()
-        if tracker.get_slot("requested_slot") is None or intent not in COMPLAINT_TALK:
+        requested = tracker.get_slot("requested_slot")
+        if requested is None or intent not in COMPLAINT_TALK:
             return {}
+        if intent in ("affirm", "deny") and requested != "desired_outcome":
+            return {}  # the yes or no answers the order or the confirmation
         if intent not in ("affirm", "deny", "provide_order_number"):
             # More of the story while agreeing: it belongs to this complaint's ticket.
             with talk(tracker) as current:

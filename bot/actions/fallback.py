@@ -9,18 +9,8 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.complaint import ActionListenToComplaint
-from bot.actions.context import talk
-from bot.actions.handoff import END_SCRIPT, current_ticket, hand_off
+from bot.actions.handoff import not_understood_twice, said_last
 from bot.actions.phrases import sounds_unhappy
-from crm_store.models import HandoffReason
-
-
-def _turns_back(tracker: Tracker) -> list[dict]:  # type: ignore[type-arg]
-    """The events of the customer's previous turn (between their last two messages)."""
-    users = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
-    if len(users) < 2:
-        return []
-    return list(tracker.events[users[-2] : users[-1]])
 
 
 class ActionHandleFallback(Action):
@@ -36,18 +26,8 @@ class ActionHandleFallback(Action):
         text = str(tracker.latest_message.get("text") or "")
         if sounds_unhappy(text) and tracker.get_slot("complaint_stage") != "listening":
             return await ActionListenToComplaint().run(dispatcher, tracker, domain)
-        missed_before = any(
-            event.get("event") == "action" and event.get("name") == self.name()
-            for event in _turns_back(tracker)
-        )
+        missed_before = said_last(tracker, domain, "utter_ask_rephrase")
         if not missed_before:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
-        with talk(tracker) as current:
-            hand_off(
-                dispatcher,
-                current,
-                reason=HandoffReason.REPEATED_FALLBACK,
-                ticket=current_ticket(current, tracker),
-            )
-        return list(END_SCRIPT)
+        return not_understood_twice(dispatcher, tracker)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
@@ -13,6 +15,7 @@ from crm_store.models import ComplaintCategory, HandoffReason, Ticket
 from crm_store.tickets import get_ticket, open_ticket, request_handoff
 from crm_store.time_text import format_business_hours, format_datetime
 
+_PLACEHOLDER = re.compile(r"\{\w+\}")
 # A hand-off ends whatever the script was asking: no stale question follows it.
 HANDED_OFF = SlotSet("complaint_stage", "handed_off")
 END_SCRIPT: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), HANDED_OFF]
@@ -73,23 +76,43 @@ def last_bot_text(tracker: Tracker) -> str:
     return ""
 
 
-def said_last(tracker: Tracker, domain: DomainDict, response: str) -> bool:
-    """Whether the bot's previous message was a variant of `response`."""
-    last = last_bot_text(tracker)
-    return any(
-        last.startswith(str(variant.get("text", "")).split("{")[0])
-        for variant in domain.get("responses", {}).get(response, [])
-    )
-
-
-def set_this_turn(tracker: Tracker, slot: str) -> bool:
-    """Whether `slot` was set since the customer's latest message."""
+def said_this_turn(tracker: Tracker) -> bool:
+    """Whether the bot has already said something since the customer's latest message."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
-        if event.get("event") == "slot" and event.get("name") == slot:
+        if event.get("event") == "bot":
             return True
     return False
+
+
+def said_last(tracker: Tracker, domain: DomainDict, response: str) -> bool:
+    """Whether the bot's previous message was a variant of `response` (any values)."""
+    last = last_bot_text(tracker)
+    return any(
+        re.fullmatch(
+            ".*?".join(re.escape(part) for part in _PLACEHOLDER.split(str(variant["text"]))),
+            last,
+            re.DOTALL,
+        )
+        for variant in domain.get("responses", {}).get(response, [])
+        if variant.get("text")
+    )
+
+
+def not_understood_twice(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, note: str | None = None
+) -> list[EventType]:
+    """Two misunderstandings in a row: a person takes over (DESIGN.md)."""
+    with talk(tracker) as current:
+        hand_off(
+            dispatcher,
+            current,
+            reason=HandoffReason.REPEATED_FALLBACK,
+            ticket=current_ticket(current, tracker),
+            note=note,
+        )
+    return list(END_SCRIPT)
 
 
 class ActionHandOff(Action):

@@ -1,4 +1,5 @@
-"""Which of the customer's orders they mean: by number, product or month they name."""
+"""Which of the customer's orders they mean (by number, product or month), and what the
+bot says of one."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import re
 from collections.abc import Collection, Sequence
 from decimal import Decimal
 
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Tracker
+
 from bot.actions.context import Talk, catalogue
 from crm_store.customers import recent_orders
-from crm_store.models import Order, OrderItem
+from crm_store.models import Language, Order, OrderItem, OrderStatus
 from crm_store.orders import find_order
 from crm_store.time_text import format_date
 
@@ -119,3 +123,52 @@ def order_label(current: Talk, order: Order) -> str:
     day = format_date(order.placed_at.astimezone(zone).date(), current.language)
     products = product_names(current, order, "")
     return " · ".join(part for part in (order.number, day, products) if part)
+
+
+# Taiwan's carriers as an English reply names them.
+CARRIERS_IN_ENGLISH = {
+    "黑貓宅急便": "T-Cat (Yamato)",
+    "新竹物流": "Hsinchu Transport (HCT)",
+    "中華郵政": "Chunghwa Post",
+    "宅配通": "Pelican Express",
+    "嘉里大榮": "Kerry TJ Logistics",
+    "7-11": "7-Eleven",
+    "全家": "FamilyMart",
+}
+
+
+def carrier_name(carrier: str | None, language: Language) -> str:
+    if not carrier:
+        return ""
+    return CARRIERS_IN_ENGLISH.get(carrier, carrier) if language is Language.EN else carrier
+
+
+def say_status(dispatcher: CollectingDispatcher, current: Talk, order: Order) -> None:
+    """The order's status; a response with a date only when the store has that date."""
+    zone = current.settings.opening_hours.timezone
+    response = f"utter_order_status_{order.status.value}"
+    if order.status in (OrderStatus.PAID, OrderStatus.SHIPPED) and not order.expected_delivery:
+        response += "_undated"
+    dispatcher.utter_message(
+        response=response,
+        order_number=order.number,
+        carrier=carrier_name(order.carrier, current.language),
+        tracking_number=order.tracking_number or "",
+        expected_delivery=format_date(order.expected_delivery, current.language)
+        if order.expected_delivery
+        else "",
+        delivered_on=format_date(order.delivered_at.astimezone(zone).date(), current.language)
+        if order.delivered_at
+        else "",
+    )
+
+
+def order_in_question(current: Talk, tracker: Tracker) -> Order | None:
+    """The order a message is about: the one it names (number, product, month), else
+    the customer's most recent one."""
+    text = str(tracker.latest_message.get("text") or "")
+    meant = orders_meant(current, text)
+    if meant:
+        return meant[0]
+    latest = recent(current, limit=1)
+    return latest[0] if latest else None

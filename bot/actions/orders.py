@@ -8,58 +8,9 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.complaint import ActionListenToComplaint
-from bot.actions.context import Talk, catalogue, talk
-from bot.actions.order_choice import orders_meant, recent
-from crm_store.models import Language, Order, OrderStatus
-from crm_store.time_text import format_date
-
-# Taiwan's carriers as an English reply names them.
-CARRIERS_IN_ENGLISH = {
-    "黑貓宅急便": "T-Cat (Yamato)",
-    "新竹物流": "Hsinchu Transport (HCT)",
-    "中華郵政": "Chunghwa Post",
-    "宅配通": "Pelican Express",
-    "嘉里大榮": "Kerry TJ Logistics",
-    "7-11": "7-Eleven",
-    "全家": "FamilyMart",
-}
-
-
-def carrier_name(carrier: str | None, language: Language) -> str:
-    if not carrier:
-        return ""
-    return CARRIERS_IN_ENGLISH.get(carrier, carrier) if language is Language.EN else carrier
-
-
-def say_status(dispatcher: CollectingDispatcher, current: Talk, order: Order) -> None:
-    """The order's status; a response with a date only when the store has that date."""
-    zone = current.settings.opening_hours.timezone
-    response = f"utter_order_status_{order.status.value}"
-    if order.status in (OrderStatus.PAID, OrderStatus.SHIPPED) and not order.expected_delivery:
-        response += "_undated"
-    dispatcher.utter_message(
-        response=response,
-        order_number=order.number,
-        carrier=carrier_name(order.carrier, current.language),
-        tracking_number=order.tracking_number or "",
-        expected_delivery=format_date(order.expected_delivery, current.language)
-        if order.expected_delivery
-        else "",
-        delivered_on=format_date(order.delivered_at.astimezone(zone).date(), current.language)
-        if order.delivered_at
-        else "",
-    )
-
-
-def order_in_question(current: Talk, tracker: Tracker) -> Order | None:
-    """The order a message is about: the one it names (number, product, month), else
-    the customer's most recent one."""
-    text = str(tracker.latest_message.get("text") or "")
-    meant = orders_meant(current, text)
-    if meant:
-        return meant[0]
-    latest = recent(current, limit=1)
-    return latest[0] if latest else None
+from bot.actions.context import catalogue, talk
+from bot.actions.order_choice import order_in_question, orders_meant, say_status
+from bot.actions.phrases import describes_problem
 
 
 class ActionOrderStatus(Action):
@@ -72,6 +23,9 @@ class ActionOrderStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
+        if describes_problem(text):
+            # "A1234567 arrived broken" names an order but is a complaint.
+            return await ActionListenToComplaint().run(dispatcher, tracker, domain)
         named = next(tracker.get_latest_entity_values("order_number"), None)
         numbers = catalogue().find(text).order_numbers or ([str(named)] if named else [])
         with talk(tracker) as current:

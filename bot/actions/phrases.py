@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from crm_store.models import DesiredOutcome
+from crm_store.models import ComplaintCategory, DesiredOutcome
 
 
 def _words(*patterns: str) -> re.Pattern[str]:
@@ -143,3 +143,63 @@ _ORDER_TALK = _words(
 def is_about_marketing(text: str) -> bool:
     """Whether an apparent opt-out is about marketing rather than an order."""
     return bool(_MARKETING.search(text)) or not _ORDER_TALK.search(text)
+
+
+# Something wrong with the goods or the charge: a complaint, however it is phrased.
+_PROBLEM = _words(
+    r"\b(broke|broken|break|cracked|crack|damaged|dented|crushed|smashed|leak(s|ing|ed)?|"
+    r"torn|ripped|stain(ed)?|dirty|smell(s|y)?|wrong|missing|faulty|defect(ive)?|"
+    r"not working|doesn'?t work|stopped working|charged (me )?twice|double charged|"
+    r"overcharged|expired|mold|mouldy|moldy|fake|scratch(ed)?|doesn'?t (even )?(close|fit)|"
+    r"stopped \w+ing|(doesn'?t|won'?t|not) (keep(ing)?|stay(ing)?|turn(ing)? on|charg(e|ing))|"
+    r"falling apart|fell apart|peeling|shrunk|faded)\b",
+    r"(破|壞|裂|凹|漏|碎|髒|臭|發霉|過期|刮傷|瑕疵|錯|少了|少一|缺|沒附|不能用|不會動|故障|"
+    r"扣兩次|扣了兩次|重複扣|多扣|不保溫|關不起來|關不緊)",
+)
+# "Where is my order?": a status question, answered from the store.
+_STATUS = _words(
+    r"\b(where'?s|where is|where are|wheres|any update|has .* shipped|did .* ship|"
+    r"when will .* (arrive|come|ship)|ship(ped)? yet|tracking)\b",
+    r"(到哪|在哪|出貨了沒|出貨了嗎|寄出了嗎|寄了沒|寄出了沒|ship了沒|出了沒|什麼時候到|"
+    r"何時到|幾時到|到了沒|進度)",
+)
+
+
+def describes_problem(text: str) -> bool:
+    """Whether the message says something is wrong with the goods or the charge."""
+    return bool(_PROBLEM.search(text))
+
+
+def asks_status(text: str) -> bool:
+    """Whether the message asks where an order is, and says nothing is wrong with it."""
+    return bool(_STATUS.search(text)) and not describes_problem(text)
+
+
+# What a complaint is about, when the NLU could not tell (checked in this order).
+_CATEGORY_WORDS: tuple[tuple[ComplaintCategory, re.Pattern[str]], ...] = (
+    (
+        ComplaintCategory.BILLING,
+        _words(
+            r"\b(charged?|charging|overcharged|bill(ed|ing)?|invoice|receipt|payment|paid twice)\b",
+            r"(扣款|扣了|多扣|扣兩次|刷卡|刷了|收費|帳單|發票|付款|退款還沒)",
+        ),
+    ),
+    (
+        ComplaintCategory.DELIVERY,
+        _words(
+            r"\b(late|arrive[ds]?|deliver(y|ed)?|parcel|package|courier|shipping|shipped|"
+            r"never came|still waiting)\b",
+            r"(還沒到|沒收到|沒送到|物流|包裹|配送|宅配|黑貓|超商取貨|寄丟|送錯)",
+        ),
+    ),
+    (ComplaintCategory.QUALITY, _PROBLEM),
+    (ComplaintCategory.STAFF, _ABOUT_STAFF),
+)
+
+
+def category_in(text: str) -> ComplaintCategory:
+    """The complaint's category from its words; OTHER when they do not say."""
+    return next(
+        (category for category, words in _CATEGORY_WORDS if words.search(text)),
+        ComplaintCategory.OTHER,
+    )

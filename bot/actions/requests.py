@@ -16,8 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.context import Talk, talk
 from bot.actions.handoff import END_SCRIPT, hand_off, said_last
-from bot.actions.order_choice import order_label
-from bot.actions.orders import order_in_question
+from bot.actions.order_choice import order_in_question, order_label
 from crm_store.audit import record_audit
 from crm_store.models import ComplaintCategory, DesiredOutcome, HandoffReason, Order, OrderStatus
 from crm_store.orders import set_order_status
@@ -106,6 +105,18 @@ def start_return(dispatcher: CollectingDispatcher, current: Talk, order: Order) 
     return True
 
 
+def live_order(dispatcher: CollectingDispatcher, current: Talk, tracker: Tracker) -> Order | None:
+    """The order the request is about while it is still live; otherwise say why not
+    (no order found: ask for the number; cancelled or returned: say so) and None."""
+    order = order_in_question(current, tracker)
+    if order is None:
+        dispatcher.utter_message(response="utter_ask_order_number_for_status")
+    elif order.status in ENDED:
+        dispatcher.utter_message(response="utter_already_cancelled", order_number=order.number)
+        return None
+    return order
+
+
 class ActionCancelOrder(Action):
     """Cancel while not shipped, after a yes; otherwise explain and offer the return."""
 
@@ -116,14 +127,8 @@ class ActionCancelOrder(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            order = order_in_question(current, tracker)
+            order = live_order(dispatcher, current, tracker)
             if order is None:
-                dispatcher.utter_message(response="utter_ask_order_number_for_status")
-                return []
-            if order.status in ENDED:
-                dispatcher.utter_message(
-                    response="utter_already_cancelled", order_number=order.number
-                )
                 return [SlotSet("pending_offer", None)]
             if order.status in load_policy().cancellable:
                 dispatcher.utter_message(
@@ -179,14 +184,8 @@ class ActionStartReturn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         with talk(tracker) as current:
-            order = order_in_question(current, tracker)
+            order = live_order(dispatcher, current, tracker)
             if order is None:
-                dispatcher.utter_message(response="utter_ask_order_number_for_status")
-                return []
-            if order.status in ENDED:
-                dispatcher.utter_message(
-                    response="utter_already_cancelled", order_number=order.number
-                )
                 return []
             if start_return(dispatcher, current, order):
                 return [SlotSet("pending_offer", None)]
@@ -212,7 +211,10 @@ class ActionAnswerYesNo(Action):
         kind, _, number = str(tracker.get_slot("pending_offer") or "").partition(":")
         offered = {CANCEL: "utter_confirm_cancel", RETURN: "utter_cannot_cancel_shipped"}
         if not (yes and kind in offered and said_last(tracker, domain, offered[kind])):
-            dispatcher.utter_message(response="utter_how_can_i_help" if yes else "utter_no_problem")
+            answer = "utter_how_can_i_help" if yes else "utter_no_problem"
+            if said_last(tracker, domain, answer):
+                answer = "utter_here_when_needed"  # never the same line twice in a row
+            dispatcher.utter_message(response=answer)
             return [SlotSet("pending_offer", None)]
         with talk(tracker) as current:
             order = next((o for o in _own_orders(current) if o.number == number), None)

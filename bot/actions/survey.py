@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.context import talk
+from bot.actions.fallback import ActionHandleFallback
 from bot.actions.handoff import HANDED_OFF, hand_off
 from crm_store.models import Direction, HandoffReason, Message
 from crm_store.surveys import parse_score, pending_survey, record_score
@@ -55,9 +56,9 @@ class ActionRecordScore(Action):
         with talk(tracker) as current:
             survey = pending_survey(current.session, current.customer.id)
             if survey is None:
-                # A bare number with no question asked: not a rating to thank for.
-                dispatcher.utter_message(response="utter_ask_rephrase")
-                return []
+                # A bare number with no question asked: not a rating to thank for, and
+                # not understood (twice in a row goes to a person).
+                return await ActionHandleFallback().run(dispatcher, tracker, domain)
             reply = _customer_words(current.session, current.conversation.id, text)
             ticket = record_score(
                 current.session, survey, score=score, reply=reply, now=current.now

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from crm_store.models import (
 from crm_store.policy import CompensationOption
 from crm_store.tickets import steps_done
 from tests.factories import make_customer, make_order, make_product, make_ticket
+from tests.processes import ROOT
 
 SENDER = "telegram:4242"
 HANDOFF_RESPONSES = {"utter_handoff_now", "utter_handoff_later"}
@@ -79,9 +81,12 @@ def tracker(
     )
 
 
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
 def run(action: Action, current: Tracker) -> tuple[list[str], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, current, {}))
+    events = asyncio.run(action.run(dispatcher, current, DOMAIN))
     return [m["response"] for m in dispatcher.messages], events
 
 
@@ -249,7 +254,7 @@ def test_asking_for_a_person_hands_off_without_a_ticket(store: sessionmaker[Sess
 
 def test_second_fallback_in_a_row_hands_off(store: sessionmaker[Session]) -> None:
     first = {"event": "user", "text": "asdf", "parse_data": {"intent": {"name": "nlu_fallback"}}}
-    asked = {"event": "action", "name": "action_handle_fallback"}
+    asked = {"event": "bot", "text": DOMAIN["responses"]["utter_ask_rephrase"][0]["text"]}
     second = {"event": "user", "text": "qwer", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     responses, _ = run(ActionHandleFallback(), tracker("asdf", "nlu_fallback", events=[first]))
     assert responses == ["utter_ask_rephrase"]

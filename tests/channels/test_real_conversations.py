@@ -344,3 +344,39 @@ def test_asking_for_a_person_says_who_answers_when_and_promises_nothing_else(
         ).one()
     )
     assert conversation.mode is ConversationMode.HUMAN
+
+
+def test_zh_sms_options_come_numbered_and_a_number_answers_them(shop: RunningGateway) -> None:
+    phone = "+886912810010"
+    with shop.store() as session:
+        me = make_shopper(session, language=Language.ZH_TW, phone=phone)
+    customer = SmsCustomer(shop, phone)
+    answers = [customer.says(f"{me.container} 收到的保鮮盒是破的啦")]
+    answers.append(customer.says("沒了"))
+    answers.append(customer.says("嗯對"))
+    lines = answers[-1].splitlines()
+    assert "1. 退款" in lines and "2. 換貨" in lines, answers[-1]
+    answers.append(customer.says("1"))
+    assert says_any(answers[-1], "utter_confirm_refund"), answers[-1]
+    answers.append(customer.says("對"))
+    assert says_any(answers[-1], "utter_resolution_refund"), answers[-1]
+    assert "NT$900" in answers[-1]  # two containers of NT$450, not the whole order
+    if says_any(answers[-1], "utter_offer_compensation_choice"):
+        assert "1. NT$" in answers[-1]
+        answers.append(customer.says("2"))
+    assert says_any(answers[-1], "utter_compensation_granted"), answers[-1]
+    assert_never_confused(answers)
+
+
+def test_en_a_shipped_order_cannot_be_cancelled_but_the_return_is_offered_and_started(
+    shop: RunningGateway,
+) -> None:
+    with shop.store() as session:
+        me = make_shopper(session, language=Language.EN, chat_id="81011")
+    customer = TelegramCustomer(shop, 81011)
+    answer = customer.says(f"can i cancel {me.container}? dont need it anymore")
+    assert says_any(answer, "utter_cannot_cancel_shipped"), answer
+    answer = customer.says("yes please")
+    assert says_any(answer, "utter_return_started") and me.container in answer, answer
+    order = shop.query(lambda s: s.scalars(select(Order).where(Order.number == me.container)).one())
+    assert order.status is OrderStatus.DELIVERED  # nothing cancelled or refunded by itself
