@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -79,6 +79,7 @@ class TurnFailure(enum.StrEnum):
     SILENT = "the assistant gave no reply"
     STACKED = "the assistant repeated one reply within a turn"
     REPEATED = "the assistant gave the same reply twice in a row"
+    OVERDUE = "the assistant did not answer in time"
 
 
 # The same text this often in one turn is a policy loop, not an answer.
@@ -357,6 +358,51 @@ class Router:
         if queued.new:
             self._metrics.holding_replies.inc()
         return queued.new
+
+    def hand_over_overdue(self) -> int:
+        """Hand to staff every conversation whose oldest unanswered message has waited
+        longer than `bot_answer_deadline_seconds`; returns how many."""
+        now = self._clock()
+        deadline = now - timedelta(seconds=self._settings.bot_answer_deadline_seconds)
+        handed = 0
+        with session_scope(self._factory) as session:
+            overdue = session.scalars(
+                select(Message.conversation_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Message.direction == Direction.INBOUND,
+                    Message.handled_at.is_(None),
+                    Message.created_at < deadline,
+                    Conversation.mode == ConversationMode.BOT,
+                )
+                .distinct()
+            ).all()
+            for conversation_id in overdue:
+                conversation = session.get_one(Conversation, conversation_id)
+                ids = [message.id for message in _waiting(session, conversation_id)]
+                claimed = session.execute(
+                    update(Message)
+                    .where(Message.id.in_(ids), Message.handled_at.is_(None))
+                    .values(handled_at=now)
+                )
+                if not ids or not claimed.rowcount:  # type: ignore[attr-defined]
+                    continue  # answered meanwhile
+                send_text(
+                    session,
+                    key=f"reply:{ids[-1]}",
+                    identity=conversation.identity,
+                    conversation=conversation,
+                    text=self._hand_over_failed_turn(
+                        session, conversation, TurnFailure.OVERDUE, now=now
+                    ),
+                    purpose=MessagePurpose.REPLY,
+                    author=Author.SYSTEM,
+                    now=now,
+                )
+                handed += 1
+        if handed:
+            log.warning("%d conversations handed to staff: the bot did not answer in time", handed)
+        return handed
 
     def conversations_waiting(self) -> list[int]:
         """Conversations with the bot that have messages nobody answered yet."""

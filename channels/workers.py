@@ -5,7 +5,8 @@ A message arriving while its conversation is being answered is picked up by the 
 worker right after, together with anything else that came in meanwhile. A customer
 kept waiting longer than `holding_after` gets the holding reply while the worker goes
 on waiting for Rasa. A recovery loop replays messages left unanswered (Rasa was down,
-or the gateway restarted) once Rasa answers its status check again.
+or the gateway restarted) once Rasa answers its status check again, and hands to staff
+those still unanswered after `bot_answer_deadline_seconds`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class ConversationWorkers:
         )
         self._active[conversation_id] = task
 
+    def wake_outbox(self) -> None:
+        self._on_outbox()
+
     @property
     def busy(self) -> int:
         return len(self._active)
@@ -74,7 +78,7 @@ class ConversationWorkers:
         if not done and await asyncio.to_thread(self._router.hold, conversation_id):
             self._on_outbox()
         outcome = await answering
-        if outcome in (Routed.ANSWERED, Routed.RASA_DOWN):
+        if outcome in (Routed.ANSWERED, Routed.FAILED, Routed.RASA_DOWN):
             self._on_outbox()
         return outcome
 
@@ -82,9 +86,12 @@ class ConversationWorkers:
 async def recover(
     router: Router, workers: ConversationWorkers, rasa: RasaClient, *, interval: float
 ) -> None:
-    """Forever: when Rasa is up, replay conversations with unanswered messages."""
+    """Forever: when Rasa is up, replay conversations with unanswered messages; those
+    nobody could answer in time go to staff, Rasa up or not."""
     while True:
         try:
+            if await asyncio.to_thread(router.hand_over_overdue):
+                workers.wake_outbox()
             waiting = await asyncio.to_thread(router.conversations_waiting)
             if waiting:
                 await asyncio.to_thread(rasa.status)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     burst_window_seconds: float = Field(default=1.0, ge=0)
     # A customer waiting longer than this for the bot gets one short holding reply.
     holding_reply_after_seconds: float = Field(default=5.0, gt=0)
+    # A message the bot has not answered after this long (Rasa down or timing out on it)
+    # goes to staff with an apology: nobody who wrote is left waiting on a broken bot.
+    bot_answer_deadline_seconds: float = Field(default=300.0, gt=0)
     rasa_timeout_seconds: float = Field(default=30.0, gt=0)
     # How often a failed send is retried (with backoff) before it counts as failed.
     send_max_attempts: int = Field(default=8, ge=1)

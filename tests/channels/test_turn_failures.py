@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -209,6 +209,25 @@ def test_a_typed_option_title_is_its_payload_on_telegram_too(
 
     router(session_factory, rasa).process(customer.writes("第3個"))
     assert rasa.sent[-1] == OUTCOMES[2]["payload"]
+
+
+def test_a_message_the_bot_never_answers_goes_to_staff_after_the_deadline(
+    session_factory: sessionmaker[Session],
+) -> None:
+    customer = Customer(session_factory, Channel.SMS, open_ticket=True)
+    conversation_id = customer.writes("hello?? anyone")
+    routing = router(session_factory, ScriptedRasa([]))
+    assert routing.hand_over_overdue() == 0  # not overdue yet
+    with session_factory() as session, session.begin():
+        for message in session.scalars(select(Message)):
+            message.created_at = now() - timedelta(seconds=SETTINGS.bot_answer_deadline_seconds + 1)
+    assert routing.hand_over_overdue() == 1
+    assert routing.hand_over_overdue() == 0  # handled once
+    [reply] = customer.replies(conversation_id)
+    assert reply.author is Author.SYSTEM and customer.ticket_reference in reply.text
+    with session_factory() as session:
+        assert session.scalars(select(Handoff.note)).one() == "the assistant did not answer in time"
+        assert session.get_one(Conversation, conversation_id).mode is ConversationMode.HUMAN
 
 
 @pytest.mark.parametrize(
