@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.inbound import LANGUAGE_SWITCH
@@ -39,6 +39,7 @@ from channels.texts import (
     STAFF_REPLY_LATER,
     STAFF_REPLY_SOON,
     TICKET_REFERENCE,
+    WITH_STAFF,
     say,
 )
 from crm_store import outbox
@@ -82,6 +83,8 @@ class TurnFailure(enum.StrEnum):
     OVERDUE = "the assistant did not answer in time"
 
 
+# A customer waiting for staff who writes again hears from us at most this often.
+STAFF_ACKNOWLEDGED_FOR = timedelta(minutes=30)
 # The same text this often in one turn is a policy loop, not an answer.
 STACKED_AT = 3
 
@@ -228,6 +231,7 @@ class Router:
             channel = identity.channel
             if conversation.mode is ConversationMode.HUMAN:
                 self._mark_handled(session, waiting)
+                self._acknowledge_for_staff(session, conversation, waiting[-1])
                 self._metrics.inbound.labels(channel, "to_staff").inc(len(waiting))
                 return Routed.TO_STAFF
             if channel is Channel.SMS and identity.opted_out:
@@ -314,20 +318,47 @@ class Router:
             note=failure.value,
         )
         language = customer.language
-        hours = self._settings.opening_hours
-        if hours.is_open(now):
-            when = say(STAFF_REPLY_SOON, language, minutes=str(self._settings.handoff_wait_minutes))
-        else:
-            when = say(
-                STAFF_REPLY_LATER,
-                language,
-                opening=format_datetime(hours.next_opening(now), language),
-                hours=format_business_hours(hours, language),
-            )
-        text = say(BOT_FAILED, language, when=when)
+        text = say(BOT_FAILED, language, when=self._staff_answer_when(language, now))
         if ticket is not None:
             text += say(TICKET_REFERENCE, language, reference=ticket.reference)
         return text
+
+    def _acknowledge_for_staff(
+        self, session: Session, conversation: Conversation, latest: Message
+    ) -> None:
+        """A customer who writes while waiting for staff, and has heard nothing from us for
+        a while, is told the message is with a colleague and when they answer."""
+        now = self._clock()
+        heard_from_us = session.scalar(
+            select(func.max(Message.created_at)).where(
+                Message.conversation_id == conversation.id,
+                Message.direction == Direction.OUTBOUND,
+            )
+        )
+        if heard_from_us is not None and now - heard_from_us < STAFF_ACKNOWLEDGED_FOR:
+            return
+        language = conversation.identity.customer.language
+        send_text(
+            session,
+            key=f"with-staff:{latest.id}",
+            identity=conversation.identity,
+            conversation=conversation,
+            text=say(WITH_STAFF, language, when=self._staff_answer_when(language, now)),
+            purpose=MessagePurpose.REPLY,
+            author=Author.SYSTEM,
+            now=now,
+        )
+
+    def _staff_answer_when(self, language: Language, now: datetime) -> str:
+        hours = self._settings.opening_hours
+        if hours.is_open(now):
+            return say(STAFF_REPLY_SOON, language, minutes=str(self._settings.handoff_wait_minutes))
+        return say(
+            STAFF_REPLY_LATER,
+            language,
+            opening=format_datetime(hours.next_opening(now), language),
+            hours=format_business_hours(hours, language),
+        )
 
     def _forget_failed_turn(self, rasa_sender: str) -> None:
         """Leave Rasa's tracker listening, so a loop does not start again when staff hand

@@ -28,6 +28,11 @@ STAFF_REPLY_LATER = {
     Language.ZH_TW: "現在是非客服時間（{hours}），同事會在 {opening} 回覆您。",
     Language.EN: "who will reply on {opening} (our service hours: {hours}).",
 }
+# A customer writes while waiting for staff and has heard nothing from us for a while.
+WITH_STAFF = {
+    Language.ZH_TW: "收到，您的訊息已經轉給負責的同事，{when}",
+    Language.EN: "Got it: your message is with a colleague, {when}",
+}
 TICKET_REFERENCE = {
     Language.ZH_TW: "您的客訴單號是 {reference}。",
     Language.EN: " Your complaint reference is {reference}.",

@@ -230,6 +230,23 @@ def test_a_message_the_bot_never_answers_goes_to_staff_after_the_deadline(
         assert session.get_one(Conversation, conversation_id).mode is ConversationMode.HUMAN
 
 
+def test_writing_while_waiting_for_staff_is_acknowledged_once_in_a_while(
+    session_factory: sessionmaker[Session],
+) -> None:
+    customer = Customer(session_factory, Channel.TELEGRAM, open_ticket=True)
+    conversation_id = customer.writes("哈囉 有人在嗎")
+    with session_factory() as session, session.begin():
+        session.get_one(Conversation, conversation_id).mode = ConversationMode.HUMAN
+    routing = router(session_factory, ScriptedRasa([]))
+
+    assert routing.process(conversation_id) is Routed.TO_STAFF
+    customer.writes("還在嗎")
+    assert routing.process(conversation_id) is Routed.TO_STAFF
+    [acknowledged] = customer.replies(conversation_id)  # once, not per message
+    assert acknowledged.text.startswith("收到，您的訊息已經轉給負責的同事")
+    assert acknowledged.author is Author.SYSTEM
+
+
 @pytest.mark.parametrize(
     ("replies", "previous", "failed"),
     [
