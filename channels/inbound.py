@@ -7,6 +7,7 @@ duplicate (Telegram's update_id, Twilio's MessageSid) by the store's unique key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,15 @@ class MalformedPayload(ValueError):
     """A webhook body that is not what the channel sends; answered with 400."""
 
 
+# NUL, which PostgreSQL refuses in text, and UTF-16 halves with no partner, which no
+# database can store: a customer's message is kept without them rather than lost.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text)
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     channel: Channel
@@ -46,6 +56,11 @@ class Inbound:
     display_name: str | None = None
     language_hint: Language | None = None
     payload: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", storable(self.text))
+        if self.display_name is not None:
+            object.__setattr__(self, "display_name", storable(self.display_name))
 
 
 @dataclass

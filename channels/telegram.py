@@ -74,6 +74,8 @@ def parse_update(data: Any, *, default_region: str) -> TelegramEvent:
         status = member.new_chat_member.status
         return ChatBlocked(chat_id=str(member.chat.id), blocked=status in ("kicked", "left"))
     message = update.message
+    if message is not None and getattr(message, "chat", None) is None:
+        raise MalformedPayload("not a Telegram update: a message without its chat")
     if message is None or message.chat.type != "private":
         return None
     sender = message.from_user

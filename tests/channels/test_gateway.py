@@ -6,6 +6,7 @@ webhooks arrive over HTTP as Telegram and Twilio send them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -133,6 +134,30 @@ def test_malformed_telegram_updates_get_400_and_store_nothing(gateway: RunningGa
     assert gateway.post_telegram({"message": {"text": "hi"}}).status_code == 400
     assert gateway.post_telegram([1, 2]).status_code == 400
     assert gateway.post_telegram({"update_id": 7, "message": {"text": 3}}).status_code == 400
+    assert nothing_stored(gateway)
+
+
+def test_nul_and_lone_surrogates_are_stored_without_them_on_every_database(
+    gateway: RunningGateway,
+) -> None:
+    update = telegram_text_update(120, 5020, "我的訂單\x00呢？\ud83d", first_name="A\x00my")
+    # As Telegram's JSON writes them: escaped (\\u0000, \\ud83d), valid JSON.
+    body = json.dumps(update).encode("ascii")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "telegram-webhook-secret"}
+    posted = gateway.http.post(
+        "/telegram/webhook", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert posted.status_code == 200
+    [stored] = gateway.query(lambda s: messages(s, Channel.TELEGRAM, "5020"))
+    assert stored.text == "我的訂單呢？\ufffd"
+    customer = gateway.query(lambda s: identity(s, Channel.TELEGRAM, "5020").customer)
+    assert customer.name == "Amy"
+
+
+def test_a_telegram_message_without_its_chat_gets_400(gateway: RunningGateway) -> None:
+    update = telegram_text_update(121, 5021, "hi")
+    del update["message"]["chat"]
+    assert gateway.post_telegram(update).status_code == 400
     assert nothing_stored(gateway)
 
 
