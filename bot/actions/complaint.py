@@ -25,7 +25,7 @@ from bot.actions.context import Talk, catalogue, talk
 from bot.actions.handoff import HANDED_OFF, current_ticket, hand_off, said_last
 from bot.actions.order_choice import (
     amount_meant,
-    items_meant,
+    lines_meant,
     order_in_question,
     own_order,
     product_names,
@@ -348,11 +348,10 @@ def _explain_refusal(
 def _agreed_action(
     current: Talk, outcome: DesiredOutcome, order: Order | None, description: str
 ) -> str:
-    """What was agreed, per item when the customer named some of the order's items."""
+    """What was agreed, per item and quantity when the customer named them."""
     if order is None:
         return f"{outcome.value}, no order"
-    items = items_meant(order, description)
-    lines = ", ".join(f"{item.quantity} × {item.product.sku}" for item in items)
+    lines = ", ".join(f"{n} × {item.product.sku}" for item, n in lines_meant(order, description))
     return f"{outcome.value} for order {order.number}: {lines}"
 
 

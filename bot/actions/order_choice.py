@@ -109,12 +109,37 @@ def items_meant(order: Order, text: str) -> list[OrderItem]:
     return [item for item in order.items if item.product_id in mentioned] or list(order.items)
 
 
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "一": 1, "兩": 2, "二": 2, "三": 3}
+# "one of the two", "1 of them", "其中一個", "兩個破了": how many of an item are affected.
+_COUNT = re.compile(
+    r"\b(one|two|three|[1-9])\s+(of|out of)\b|其中\s*([一兩二三1-9])|"
+    r"([一兩二三1-9])\s*(個|件|組|支|雙|盒|只|瓶|條|pcs?\b)(?!禮拜|月|星期|小時|工作天)",
+    re.IGNORECASE,
+)
+
+
+def quantity_meant(item: OrderItem, text: str) -> int:
+    """How many of `item` the complaint covers: a smaller count the customer gives, else
+    the whole line."""
+    counts = [
+        int(word) if word.isdigit() else _COUNT_WORDS[word.lower()]
+        for match in _COUNT.finditer(text)
+        for word in [next(group for group in (match[1], match[3], match[4]) if group)]
+    ]
+    return min([item.quantity, *counts]) if counts else item.quantity
+
+
+def lines_meant(order: Order, text: str) -> list[tuple[OrderItem, int]]:
+    """The order's lines a complaint covers, each with how many of it."""
+    return [(item, quantity_meant(item, text)) for item in items_meant(order, text)]
+
+
 def amount_meant(order: Order, text: str) -> Decimal:
-    """What a refund covers: the lines the customer named, else the whole order."""
-    items = items_meant(order, text)
-    if len(items) == len(order.items):
+    """What a refund covers: the lines and quantities the customer named, else the order."""
+    lines = lines_meant(order, text)
+    if len(lines) == len(order.items) and all(n == item.quantity for item, n in lines):
         return order.total
-    return sum((item.unit_price * item.quantity for item in items), Decimal(0))
+    return sum((item.unit_price * quantity for item, quantity in lines), Decimal(0))
 
 
 def order_label(current: Talk, order: Order) -> str:

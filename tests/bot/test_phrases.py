@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from bot.actions.order_choice import months_named
+from bot.actions.order_choice import months_named, quantity_meant
 from bot.actions.phrases import (
     about_staff,
     asks_status,
@@ -17,7 +19,7 @@ from bot.actions.phrases import (
     sounds_unhappy,
     story_is_told,
 )
-from crm_store.models import ComplaintCategory, DesiredOutcome
+from crm_store.models import ComplaintCategory, DesiredOutcome, OrderItem
 
 
 @pytest.mark.parametrize(
@@ -111,3 +113,17 @@ def test_months_as_customers_name_them() -> None:
     assert months_named("the one from june, not sept") == {6, 9}
     assert months_named("12月的訂單") == {12}
     assert months_named("no month here") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("one of the two mugs came chipped", 1),
+        ("買了三個杯子 其中一個破了", 1),
+        ("兩個都破了", 2),
+        ("the mugs are broken", 3),
+        ("等了2個禮拜 杯子還是破的", 3),  # two weeks, not two mugs
+    ],
+)
+def test_how_many_of_an_item_a_complaint_covers(text: str, quantity: int) -> None:
+    assert quantity_meant(OrderItem(quantity=3, unit_price=Decimal(100)), text) == quantity

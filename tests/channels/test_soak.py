@@ -204,6 +204,10 @@ def test_two_hundred_random_conversations_leave_nobody_stuck_silent_or_wronged(
     problems = [problem for _, found in played for problem in found]
 
     failed_turns = [p for p in problems if "turn failed" in p]
+    turns = sum(len(script) for script in scripts)
+    print(
+        f"soak: {CONVERSATIONS} conversations, {turns} messages, {len(failed_turns)} failed turns"
+    )
     assert not [p for p in problems if p not in failed_turns], "\n".join(problems)
     # The gateway's guard is the last line, not the way the bot works.
     assert len(failed_turns) <= CONVERSATIONS // 50, "\n".join(failed_turns)
@@ -225,6 +229,7 @@ def test_two_hundred_random_conversations_leave_nobody_stuck_silent_or_wronged(
                 Ticket.customer_id.in_(customers),
             )
         ).all()
+        print(f"soak: {len(granted)} refunds or replacements granted, {len(doubled)} doubled")
         for ticket in granted:
             order = ticket.order
             assert order is not None, ticket.agreed_action
