@@ -175,7 +175,7 @@ class ActionChangeOrder(Action):
 
 
 class ActionStartReturn(Action):
-    """ "I want to return it": start the return of the delivered order they mean."""
+    """Start the return of the delivered order the customer means ("I want to return it")."""
 
     def name(self) -> str:
         return "action_start_return"
