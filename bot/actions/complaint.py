@@ -266,10 +266,22 @@ class ActionResolveComplaint(Action):
             if ticket is None:
                 dispatcher.utter_message(response="utter_ask_rephrase")
                 return []
+            if tracker.get_slot("complaint_stage") == "handed_off":
+                return [HANDED_OFF]  # a person has it; nothing is granted by the bot
             order = own_order(current, tracker.get_slot("order_number"))
-            outcome = ticket.desired_outcome or DesiredOutcome(
-                str(tracker.get_slot("desired_outcome"))
+            wanted = tracker.get_slot("desired_outcome")
+            outcome = ticket.desired_outcome or (
+                DesiredOutcome(wanted) if wanted in set(DesiredOutcome) else None
             )
+            if outcome is None:
+                hand_off(
+                    dispatcher,
+                    current,
+                    reason=HandoffReason.OTHER,
+                    ticket=ticket,
+                    note="no outcome was agreed",
+                )
+                return [HANDED_OFF]
             zone = current.settings.opening_hours.timezone
             amount = amount_meant(order, ticket.description) if order else None
             decision = policy.may_grant(

@@ -74,7 +74,7 @@ class ActionAskOrderNumber(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if said_last(tracker, domain, "utter_which_order"):
-            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE)
+            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE, in_form=True)
         proposed = tracker.get_slot("proposed_order")
         with talk(tracker) as current:
             orders = recent(current)
@@ -131,7 +131,7 @@ class ActionAskDesiredOutcome(Action):
         if said_last(tracker, domain, "utter_ask_outcome_again") and said_this_turn(tracker):
             return []  # "What would you like us to do?" was just asked, with the choices
         if said_last(tracker, domain, "utter_ask_desired_outcome_again"):
-            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE)
+            return not_understood_twice(dispatcher, tracker, note=ASKED_TWICE, in_form=True)
         again = said_last(tracker, domain, "utter_ask_desired_outcome")
         dispatcher.utter_message(
             response="utter_ask_desired_outcome_again" if again else "utter_ask_desired_outcome"

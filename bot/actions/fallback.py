@@ -10,11 +10,12 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.complaint import ActionListenToComplaint
 from bot.actions.handoff import not_understood_twice, said_last
-from bot.actions.phrases import sounds_unhappy
+from bot.actions.phrases import describes_problem, sounds_unhappy
 
 
 class ActionHandleFallback(Action):
-    """Not understood. A clearly unhappy message starts a complaint (step 1: listen);
+    """Not understood. A clearly unhappy message, or one that says something is wrong,
+    starts a complaint (step 1: listen);
     otherwise ask to rephrase once, and after a second miss in a row hand off."""
 
     def name(self) -> str:
@@ -24,7 +25,8 @@ class ActionHandleFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
-        if sounds_unhappy(text) and tracker.get_slot("complaint_stage") != "listening":
+        unhappy = sounds_unhappy(text) or describes_problem(text)
+        if unhappy and tracker.get_slot("complaint_stage") != "listening":
             return await ActionListenToComplaint().run(dispatcher, tracker, domain)
         missed_before = said_last(tracker, domain, "utter_ask_rephrase")
         if not missed_before:

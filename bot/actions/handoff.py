@@ -101,9 +101,18 @@ def said_last(tracker: Tracker, domain: DomainDict, response: str) -> bool:
 
 
 def not_understood_twice(
-    dispatcher: CollectingDispatcher, tracker: Tracker, *, note: str | None = None
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    note: str | None = None,
+    in_form: bool = False,
 ) -> list[EventType]:
-    """Two misunderstandings in a row: a person takes over (DESIGN.md)."""
+    """Two misunderstandings in a row: a person takes over (DESIGN.md).
+
+    Inside a form's question (`in_form`) the form stays active: ending it there would
+    read to Rasa as the form completed, and the script's next step would run. The
+    customer's next messages go to staff, and handing back clears the form.
+    """
     with talk(tracker) as current:
         hand_off(
             dispatcher,
@@ -112,7 +121,7 @@ def not_understood_twice(
             ticket=current_ticket(current, tracker),
             note=note,
         )
-    return list(END_SCRIPT)
+    return [HANDED_OFF] if in_form else list(END_SCRIPT)
 
 
 class ActionHandOff(Action):
