@@ -55,10 +55,12 @@ class ActionRecordScore(Action):
             return []
         with talk(tracker) as current:
             survey = pending_survey(current.session, current.customer.id)
-            if survey is None:
-                # A bare number with no question asked: not a rating to thank for, and
-                # not understood (twice in a row goes to a person).
-                return await ActionHandleFallback().run(dispatcher, tracker, domain)
+        if survey is None:
+            # A bare number with no question asked: not a rating to thank for, and not
+            # understood (twice in a row goes to a person).
+            return await ActionHandleFallback().run(dispatcher, tracker, domain)
+        with talk(tracker) as current:
+            survey = current.session.merge(survey)
             reply = _customer_words(current.session, current.conversation.id, text)
             ticket = record_score(
                 current.session, survey, score=score, reply=reply, now=current.now
