@@ -299,13 +299,15 @@ def test_long_polling_takes_updates_when_there_is_no_webhook(
     ) as gw:
         fake_telegram.queue_update(telegram_text_update(500, 5009, "有人在嗎"))
         fake_telegram.queue_update(telegram_text_update(501, 5009, "有人在嗎？？"))
-        wait_until(
-            lambda: len(gw.query(lambda s: messages(s, Channel.TELEGRAM, "5009"))) >= 2,
-            what="polled messages stored",
-        )
+
+        def inbound() -> list[str]:
+            stored = gw.query(lambda s: messages(s, Channel.TELEGRAM, "5009"))
+            return [m.text for m in stored if m.direction is Direction.INBOUND]
+
+        # Rasa is down here, so a holding reply may be stored between the two.
+        wait_until(lambda: len(inbound()) >= 2, what="polled messages stored")
         assert fake_telegram.calls_to("deleteWebhook")
-        texts = [m.text for m in gw.query(lambda s: messages(s, Channel.TELEGRAM, "5009"))]
-        assert texts[:2] == ["有人在嗎", "有人在嗎？？"]
+        assert inbound() == ["有人在嗎", "有人在嗎？？"]
 
 
 def test_webhook_mode_registers_the_webhook_with_its_secret(gateway: RunningGateway) -> None:
