@@ -61,11 +61,14 @@ class Gateway:
     ) -> None:
         self.settings, self.factory, self.rasa = settings, factory, rasa
         self.senders, self.metrics, self.clock = senders, metrics, clock
-        self.router = Router(factory, rasa, settings=settings, metrics=metrics, clock=clock)
+        name = f"gateway-{socket.gethostname()}-{os.getpid()}"
+        self.router = Router(
+            factory, rasa, settings=settings, metrics=metrics, clock=clock, name=name
+        )
         self.dispatcher = Dispatcher(
             factory,
             senders,
-            worker=f"gateway-{socket.gethostname()}-{os.getpid()}",
+            worker=name,
             metrics=metrics,
             max_attempts=settings.send_max_attempts,
             policy=settings.sending_policy,

@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,7 @@ from channels.texts import (
     say,
 )
 from crm_store import outbox
+from crm_store.conversations import end_turn, take_turn
 from crm_store.customers import open_tickets
 from crm_store.db import session_scope
 from crm_store.models import (
@@ -71,6 +73,7 @@ class Routed(enum.Enum):
     TO_STAFF = "to_staff"  # a person has the conversation
     SILENCED = "silenced"  # an opted-out SMS number: stored, never answered
     RASA_DOWN = "rasa_down"  # left waiting for Rasa
+    BUSY = "busy"  # another gateway is answering the conversation; it takes these too
     FAILED = "failed"  # Rasa's answer was unusable; apologised and handed to staff
 
 
@@ -208,6 +211,18 @@ def turn_failure(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """The messages of a conversation sent to Rasa as one turn, and what answering needs."""
+
+    conversation_id: int
+    message_ids: list[int]
+    rasa_sender: str
+    channel: Channel
+    language: Language
+    previous: str | None  # the bot's last reply, to notice a repeated one
+
+
 class Router:
     def __init__(
         self,
@@ -217,9 +232,12 @@ class Router:
         settings: Settings,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        name: str = "router",
     ) -> None:
         self._factory, self._rasa, self._settings = factory, rasa, settings
-        self._metrics, self._clock = metrics, clock
+        self._metrics, self._clock, self._name = metrics, clock, name
+        # Longer than any Rasa call, so a turn is only taken over from a stopped gateway.
+        self._turn_lease = timedelta(seconds=2 * settings.rasa_timeout_seconds + 5)
 
     def process(self, conversation_id: int) -> Routed:
         with session_scope(self._factory) as session:
@@ -238,6 +256,14 @@ class Router:
                 self._mark_handled(session, waiting)
                 self._metrics.inbound.labels(channel, "silenced").inc(len(waiting))
                 return Routed.SILENCED
+            if not take_turn(
+                session,
+                conversation_id,
+                answerer=self._name,
+                now=self._clock(),
+                lease=self._turn_lease,
+            ):
+                return Routed.BUSY
             last = _last_bot_message(session, conversation_id)
             buttons = list((last.payload or {}).get("buttons", [])) if last is not None else []
             previous = last.text if last is not None and last.author is Author.BOT else None
@@ -247,25 +273,47 @@ class Router:
             score = parse_score(text) if not text.startswith("/") else None
             if score is not None and pending_survey(session, identity.customer_id) is not None:
                 text = "/give_score" + json.dumps({"score": str(score)})
-            ids = [message.id for message in waiting]
             switched = any(LANGUAGE_SWITCH in (message.payload or {}) for message in waiting)
-            language = identity.customer.language if switched else None
-            rasa_sender = sender_id(identity)
-            reply_language = identity.customer.language
+            turn = _Turn(
+                conversation_id=conversation_id,
+                message_ids=[message.id for message in waiting],
+                rasa_sender=sender_id(identity),
+                channel=channel,
+                language=identity.customer.language,
+                previous=previous,
+            )
 
-        started = time.perf_counter()
+        ended = False
         try:
-            replies = self._rasa.send(rasa_sender, text, language=language, detect=False)
-        except RasaUnavailable as error:
-            log.warning("Rasa did not answer conversation %d: %s", conversation_id, error)
-            self.hold(conversation_id)
-            return Routed.RASA_DOWN
-        self._metrics.rasa_seconds.observe(time.perf_counter() - started)
-        answer = reply_text(replies, channel, reply_language)
-        failure = turn_failure(replies, answer, previous)
+            started = time.perf_counter()
+            try:
+                replies = self._rasa.send(
+                    turn.rasa_sender,
+                    text,
+                    language=turn.language if switched else None,
+                    detect=False,
+                )
+            except RasaUnavailable as error:
+                log.warning("Rasa did not answer conversation %d: %s", conversation_id, error)
+                self.hold(conversation_id)
+                return Routed.RASA_DOWN
+            self._metrics.rasa_seconds.observe(time.perf_counter() - started)
+            ended = True
+            return self._reply(turn, replies)
+        finally:
+            if not ended:
+                with session_scope(self._factory) as session:
+                    end_turn(session, conversation_id, answerer=self._name)
 
+    def _reply(self, turn: _Turn, replies: list[BotMessage]) -> Routed:
+        """In one transaction: mark the turn's messages handled, queue Rasa's answer (or
+        the apology when the answer is unusable) and give the turn back."""
+        conversation_id, ids, channel = turn.conversation_id, turn.message_ids, turn.channel
+        answer = reply_text(replies, channel, turn.language)
+        failure = turn_failure(replies, answer, turn.previous)
         with session_scope(self._factory) as session:
             now = self._clock()
+            end_turn(session, conversation_id, answerer=self._name)
             handled = session.execute(
                 update(Message)
                 .where(Message.id.in_(ids), Message.handled_at.is_(None))
@@ -292,7 +340,7 @@ class Router:
         if failure is not None:
             log.warning("conversation %d handed to staff: %s", conversation_id, failure.value)
             self._metrics.inbound.labels(channel, "failed").inc(len(ids))
-            self._forget_failed_turn(rasa_sender)
+            self._forget_failed_turn(turn.rasa_sender)
             return Routed.FAILED
         self._metrics.inbound.labels(channel, "answered").inc(len(ids))
         return Routed.ANSWERED

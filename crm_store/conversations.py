@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
@@ -80,3 +80,34 @@ def customer_of(session: Session, identity: ChannelIdentity) -> Customer:
     customer = session.get(Customer, identity.customer_id)
     assert customer is not None  # the foreign key guarantees it
     return customer
+
+
+def take_turn(
+    session: Session, conversation_id: int, *, answerer: str, now: datetime, lease: timedelta
+) -> bool:
+    """Claim the conversation's turn for `answerer` until `now + lease`; False while
+    another answerer holds it. A claim left by a stopped process runs out by itself."""
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            or_(
+                Conversation.answered_by.is_(None),
+                Conversation.answered_by == answerer,
+                Conversation.answering_until < now,
+            ),
+        )
+        .values(answered_by=answerer, answering_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_turn(session: Session, conversation_id: int, *, answerer: str) -> None:
+    """Give the turn back (nothing happens when `answerer` no longer holds it)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.answered_by == answerer)
+        .values(answered_by=None, answering_until=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -416,6 +416,10 @@ class Conversation(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # The gateway answering the conversation right now, so that with several gateways
+    # one customer's messages still reach the bot one turn at a time, in order.
+    answered_by: Mapped[str | None] = mapped_column(String(96))
+    answering_until: Mapped[datetime | None]
 
     identity: Mapped[ChannelIdentity] = relationship()
     messages: Mapped[list[Message]] = relationship(
