@@ -26,6 +26,9 @@ from crm_store.sending_rules import SendingPolicy, Verdict, verdict
 
 log = logging.getLogger(__name__)
 
+# A customer is waiting for these: where the rate limit is shared, they go before outreach.
+URGENT = frozenset({MessagePurpose.REPLY, MessagePurpose.COMPLIANCE})
+
 Clock = Callable[[], datetime]
 
 
@@ -177,7 +180,12 @@ class Dispatcher:
             self._metrics.outbound.labels(channel, "cancelled").inc()
             return True
         buttons = [button["title"] for button in (row.payload or {}).get("buttons", [])]
-        outgoing = Outgoing(address=identity.address, text=row.body, buttons=buttons)
+        outgoing = Outgoing(
+            address=identity.address,
+            text=row.body,
+            buttons=buttons,
+            urgent=row.purpose in URGENT,
+        )
         sender = self._senders[channel]
         try:
             provider_id = None

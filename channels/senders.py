@@ -5,9 +5,10 @@ raises `TemporaryFailure` (try again later, at `retry_after` when the provider s
 or `PermanentFailure` (never retry; `unreachable` when the identity itself cannot be
 reached any more: blocked the bot, invalid number, opted out at the carrier).
 
-Rate limits are enforced here, per process: Telegram's 30 messages a second overall
-and about one a second per chat (short bursts of three allowed, as Telegram does), and
-Twilio's segments per second per sending number.
+Each sender keeps to its provider's limits (`channels.rate_limits`): Telegram's 30
+messages a second overall and about one a second per chat (short bursts of three
+allowed, as Telegram does), and Twilio's segments per second per sending number; per
+process, or with `REDIS_URL` shared by every process, replies first.
 """
 
 from __future__ import annotations
@@ -16,23 +17,27 @@ import asyncio
 import logging
 import os
 import uuid
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
 import requests
-from aiolimiter import AsyncLimiter
 from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from channels.rate_limits import (
+    KeyedRateLimits,
+    LocalPerKey,
+    Pacer,
+    RateLimit,
+    RateLimiterUnavailable,
+    SharedLimits,
+)
 from channels.sms_text import MAX_MESSAGE_CHARS, count_segments
 from channels.text_split import split_text
 from crm_store.models import Channel
@@ -52,6 +57,8 @@ class Outgoing:
     address: str
     text: str
     buttons: list[str] = field(default_factory=list)
+    # A customer is waiting for it (a reply): it goes before outreach.
+    urgent: bool = False
 
 
 class SendFailure(Exception):
@@ -96,72 +103,27 @@ def split_for_channel(channel: Channel, text: str) -> list[str]:
     return [text.strip()]
 
 
-class Pacer:
-    """Keeps sending within `rate` units in any one-second window, evenly spaced.
-
-    Sends are spaced at a little under the rate, and a send waits while the units
-    finished in the last second plus those still in flight would reach the rate. A
-    provider counting arrivals in any one-second window therefore never sees more
-    than the rate, however the network or a busy thread bunches requests up.
-    """
-
-    HEADROOM = 0.01
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._interval = 1 / (rate * (1 - self.HEADROOM))
-        self._next = 0.0
-        self._finished: deque[float] = deque()
-        self._in_flight = 0
-        self._lock = asyncio.Lock()
-
-    @asynccontextmanager
-    async def slot(self, amount: int = 1) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            while True:
-                now = loop.time()
-                while self._finished and self._finished[0] <= now - 1.0:
-                    self._finished.popleft()
-                busy = len(self._finished) + self._in_flight
-                if busy + amount <= max(self._rate, amount):
-                    break
-                wait = self._finished[0] + 1.0 - now if self._finished else 0.005
-                await asyncio.sleep(max(wait, 0.001))
-            start = max(now, self._next)
-            self._next = start + amount * self._interval
-            self._in_flight += amount
-        try:
-            if start > now:
-                await asyncio.sleep(start - now)
-            yield
-        finally:
-            self._in_flight -= amount
-            self._finished.extend([loop.time()] * amount)
-
-
-class _PerKeyLimiters:
-    """One limiter per chat, forgetting the least recently used beyond `keep`."""
-
-    def __init__(self, rate: float, period: float, keep: int = 10_000) -> None:
-        self._rate, self._period, self._keep = rate, period, keep
-        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
-
-    def __getitem__(self, key: str) -> AsyncLimiter:
-        limiter = self._limiters.pop(key, None) or AsyncLimiter(self._rate, self._period)
-        self._limiters[key] = limiter
-        if len(self._limiters) > self._keep:
-            self._limiters.popitem(last=False)
-        return limiter
-
-
 class TelegramSender:
     channel = Channel.TELEGRAM
 
-    def __init__(self, *, token: str, base_url: str, messages_per_second: float) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        base_url: str,
+        messages_per_second: float,
+        shared: SharedLimits | None = None,
+    ) -> None:
+        """`shared`: limits every process draws on; None: this process's own."""
         self.bot = Bot(token, base_url=base_url)
-        self._overall = Pacer(messages_per_second)
-        self._per_chat = _PerKeyLimiters(3, 3)
+        self._shared = shared
+        if shared is None:
+            self._overall: RateLimit = Pacer(messages_per_second)
+            self._per_chat: KeyedRateLimits = LocalPerKey(3, 3)
+        else:
+            bot = f"telegram:{token.partition(':')[0]}"  # the limits are per bot
+            self._overall = shared.limit(bot, messages_per_second)
+            self._per_chat = shared.per_key(f"{bot}:chat", 1, window=3)
 
     async def start(self) -> None:
         try:
@@ -172,8 +134,20 @@ class TelegramSender:
 
     async def close(self) -> None:
         await self.bot.shutdown()
+        if self._shared is not None:
+            await self._shared.close()
 
     async def send(self, message: Outgoing) -> str | None:
+        try:
+            async with (
+                self._per_chat[message.address].slot(urgent=message.urgent),
+                self._overall.slot(urgent=message.urgent),
+            ):
+                return await self._deliver(message)
+        except RateLimiterUnavailable as error:
+            raise TemporaryFailure(str(error)) from error
+
+    async def _deliver(self, message: Outgoing) -> str:
         markup = (
             ReplyKeyboardMarkup(
                 [[KeyboardButton(title)] for title in message.buttons],
@@ -183,20 +157,19 @@ class TelegramSender:
             if message.buttons
             else None
         )
-        async with self._per_chat[message.address], self._overall.slot():
-            try:
-                sent = await self.bot.send_message(
-                    chat_id=message.address, text=message.text, reply_markup=markup
-                )
-            except RetryAfter as error:
-                raise TemporaryFailure(str(error), retry_after=_seconds(error)) from error
-            except Forbidden as error:
-                raise PermanentFailure(error.message, unreachable=True) from error
-            except BadRequest as error:
-                gone = "chat not found" in error.message.lower()
-                raise PermanentFailure(error.message, unreachable=gone) from error
-            except TelegramError as error:  # network trouble, 5xx, timeouts
-                raise TemporaryFailure(error.message) from error
+        try:
+            sent = await self.bot.send_message(
+                chat_id=message.address, text=message.text, reply_markup=markup
+            )
+        except RetryAfter as error:
+            raise TemporaryFailure(str(error), retry_after=_seconds(error)) from error
+        except Forbidden as error:
+            raise PermanentFailure(error.message, unreachable=True) from error
+        except BadRequest as error:
+            gone = "chat not found" in error.message.lower()
+            raise PermanentFailure(error.message, unreachable=gone) from error
+        except TelegramError as error:  # network trouble, 5xx, timeouts
+            raise TemporaryFailure(error.message) from error
         # Telegram numbers messages within a chat; the chat makes the id unique.
         return f"{sent.chat_id}:{sent.message_id}"
 
@@ -232,9 +205,16 @@ class TwilioSender:
         base_url: str,
         status_callback: str | None,
         segments_per_second: float,
+        shared: SharedLimits | None = None,
     ) -> None:
+        """`shared`: limits every process draws on; None: this process's own."""
         self._from, self._status_callback = from_number, status_callback
-        self._segments = Pacer(segments_per_second)
+        self._shared = shared
+        self._segments: RateLimit = (
+            Pacer(segments_per_second)
+            if shared is None
+            else shared.limit(f"twilio:{from_number}", segments_per_second)
+        )
         # twilio's own requests-based client, run in worker threads: its aiohttp client
         # uses an API aiohttp has deprecated.
         self._http = TwilioHttpClient(timeout=30)
@@ -251,10 +231,14 @@ class TwilioSender:
         self._threads.shutdown(wait=False)
         if self._http.session is not None:
             self._http.session.close()
+        if self._shared is not None:
+            await self._shared.close()
 
     async def send(self, message: Outgoing) -> str | None:
         try:
-            async with self._segments.slot(count_segments(message.text).segments):
+            async with self._segments.slot(
+                count_segments(message.text).segments, urgent=message.urgent
+            ):
                 sent = await asyncio.get_running_loop().run_in_executor(
                     self._threads,
                     partial(
@@ -275,6 +259,8 @@ class TwilioSender:
             ) from error
         except requests.RequestException as error:
             raise TemporaryFailure(f"Twilio unreachable: {error!r}") from error
+        except RateLimiterUnavailable as error:
+            raise TemporaryFailure(str(error)) from error
         return str(sent.sid)
 
     async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
@@ -341,14 +327,18 @@ class WebChatSender:
 def build_senders(settings: Settings, *, rate_share: float = 1.0) -> dict[Channel, Sender]:
     """A sender per channel from the settings: the real one where credentials are set.
 
-    `rate_share` is the part of each provider's limit this process may use.
+    `rate_share` is the part of each provider's limit this process may use when it keeps
+    its own limits; with `REDIS_URL` every process draws on the whole of one shared limit.
     """
+    if settings.redis_url is not None:
+        rate_share = 1.0
     senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebChatSender()}
     if settings.telegram_bot_token is not None:
         senders[Channel.TELEGRAM] = TelegramSender(
             token=settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
             messages_per_second=settings.telegram_messages_per_second * rate_share,
+            shared=_shared_limits(settings),
         )
     else:
         senders[Channel.TELEGRAM] = LogSender(Channel.TELEGRAM)
@@ -364,7 +354,15 @@ def build_senders(settings: Settings, *, rate_share: float = 1.0) -> dict[Channe
             base_url=settings.twilio_api_base_url,
             status_callback=settings.public_base_url.rstrip("/") + "/sms/twilio/status",
             segments_per_second=settings.twilio_segments_per_second * rate_share,
+            shared=_shared_limits(settings),
         )
     else:
         senders[Channel.SMS] = LogSender(Channel.SMS)
     return senders
+
+
+def _shared_limits(settings: Settings) -> SharedLimits | None:
+    """The limits in Redis, when set, with a connection of its own for each sender."""
+    if settings.redis_url is None:
+        return None
+    return SharedLimits(settings.redis_url, prefix=settings.redis_key_prefix)

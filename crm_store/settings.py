@@ -78,9 +78,13 @@ class Settings(BaseSettings):
     survey_reminder_after_hours: int = Field(default=48, ge=1)
     winback_after_days: int = Field(default=120, ge=1)
     winback_every_days: int = Field(default=180, ge=1)
-    # The scheduler sends campaign traffic at this share of each provider's limit; the
-    # rest is kept for the gateway's replies to waiting customers (so it must leave some).
+    # Without REDIS_URL: the scheduler sends campaign traffic at this share of each
+    # provider's limit; the rest is kept for the gateway's replies (so it must leave some).
     campaign_rate_share: float = Field(default=0.8, gt=0, lt=1)
+    # With it, every gateway and scheduler shares one limit per provider in this Redis,
+    # replies first, under keys starting with REDIS_KEY_PREFIX.
+    redis_url: str | None = None
+    redis_key_prefix: str = "crmbot"
     # Whether the gateway also sends surveys, campaigns and notices (when no scheduler runs).
     gateway_sends_everything: bool = False
 

@@ -8,7 +8,8 @@ picks up where it left off. Any number of schedulers may run: only the one holdi
 the leader lock plans (a PostgreSQL advisory lock, or a file lock beside a SQLite
 database), and every one of them dispatches, claiming rows with SKIP LOCKED so none
 is sent twice. Campaign traffic uses `CAMPAIGN_RATE_SHARE` of each provider's limit,
-leaving the rest to the gateway's replies to waiting customers.
+leaving the rest to the gateway's replies to waiting customers; with `REDIS_URL`, all
+processes share one limit in Redis, where replies go first (`channels.rate_limits`).
 """
 
 from __future__ import annotations
