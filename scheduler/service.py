@@ -167,4 +167,8 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # At INFO the HTTP clients log every request (twilio a dozen lines with its headers):
+    # a campaign's worth of them costs more than the sending.
+    for chatty in ("twilio.http_client", "httpx", "apscheduler.executors.default"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     asyncio.run(serve(get_settings()))

@@ -11,6 +11,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -55,6 +56,20 @@ def _postgres_admin() -> psycopg.Connection[tuple[object, ...]]:
     )
 
 
+@contextmanager
+def _fresh_postgres(*, template: str | None) -> Iterator[str]:
+    """A new database (a copy of `template`, or empty) for the block; dropped after."""
+    name = f"crmbot_test_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -82,13 +97,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    template_name: str = request.getfixturevalue("postgres_template")
-    name = f"crmbot_test_{uuid.uuid4().hex[:10]}"
-    with _postgres_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
-    with _postgres_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _fresh_postgres(template=request.getfixturevalue("postgres_template")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -145,9 +155,13 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def postgres_url(postgres_template: str) -> Iterator[str]:
     """A fresh migrated PostgreSQL database only (for tests about PostgreSQL's locking)."""
-    name = f"crmbot_test_{uuid.uuid4().hex[:10]}"
-    with _postgres_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
-    with _postgres_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _fresh_postgres(template=postgres_template) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database without tables, for a program that makes its own
+    (Rasa's tracker store)."""
+    with _fresh_postgres(template=None) as url:
+        yield url

@@ -22,18 +22,15 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store import migrate
-from crm_store.bulk import allocate_ids, bulk_insert
+from crm_store.bulk import bulk_insert
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import (
     ChannelIdentity,
-    Customer,
-    Language,
     OutboxMessage,
     OutboxStatus,
     StaffRole,
-    Tier,
 )
-from tests.factories import consenting_sms_rows, make_staff, scheduled_campaign
+from tests.factories import bulk_customers, consenting_sms_rows, make_staff, scheduled_campaign
 from tests.fakes import FakeTwilio
 from tests.processes import ROOT
 
@@ -46,25 +43,7 @@ def populate(database_url: str) -> int:
     engine = make_engine(database_url)
     now = datetime.now(UTC)
     with session_scope(make_session_factory(engine)) as session:
-        ids = allocate_ids(session, Customer, RECIPIENTS)
-        bulk_insert(
-            session,
-            Customer,
-            [
-                {
-                    "id": customer_id,
-                    "name": f"顧客{customer_id}",
-                    "language": Language.ZH_TW,
-                    "timezone": "Asia/Taipei",
-                    "tier": Tier.STANDARD,
-                    "order_count": 0,
-                    "total_spent": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for customer_id in ids
-            ],
-        )
+        ids = bulk_customers(session, RECIPIENTS, now=now)
         bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=now))
         campaign = scheduled_campaign(
             session,
