@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     database_url: str = Field(default_factory=lambda: f"sqlite:///{VAR_DIR / 'crmbot.db'}")
     rasa_url: str = "http://127.0.0.1:5005"
+    # Rasa's tracker store; unset, it follows DATABASE_URL (see crmbot/rasa_endpoints.py).
+    rasa_tracker_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     gateway_port: int = 8000
     rasa_port: int = 5005

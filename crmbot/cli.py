@@ -40,8 +40,9 @@ from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.demo import load_demo_data, store_has_customers
 from crm_store.forked import ChildProcessFailed
 from crm_store.models import Campaign, Language, StaffRole, StaffUser
-from crm_store.settings import PROJECT_ROOT, Settings, get_settings
+from crm_store.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from crm_store.staff import StaffUserExists, WeakPassword, create_staff_user
+from crmbot.rasa_endpoints import UnsupportedStore, write_endpoints
 
 CLI_ACTOR = "cli"
 MAX_PROBLEMS_SHOWN = 200
@@ -602,6 +603,17 @@ def train() -> None:
     if result.returncode != 0:
         raise fail(f"training failed (exit code {result.returncode})")
     out.print("model saved to bot/models/assistant.tar.gz")
+
+
+@app.command("rasa-endpoints")
+def rasa_endpoints_command(
+    path: Annotated[Path, typer.Argument(help="where to write it")] = VAR_DIR / "endpoints.yml",
+) -> None:
+    """Write Rasa's endpoints file (action server, tracker and lock stores) from the settings."""
+    try:
+        write_endpoints(get_settings(), path)
+    except UnsupportedStore as error:
+        raise fail(str(error)) from error
 
 
 def main() -> None:
