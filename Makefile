@@ -71,9 +71,10 @@ format: $(VENV)/.installed ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-run: setup ## Start every process of the Procfile (honcho); the console at :8000/console
+run: setup ## Start every process of the Procfile under supervisord; the console at :8000/console
 	$(CRMBOT) staff demo-admin
-	$(VENV)/bin/honcho start
+	@mkdir -p var
+	$(VENV)/bin/supervisord --configuration deploy/supervisord.conf
 
 bench: setup ## Run the benchmarks (prints figures; never fails the build)
 	$(PY) -m bench.store
