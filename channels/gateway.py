@@ -233,12 +233,14 @@ def create_app(
     async def telegram_webhook(request: Request) -> Response:
         secret = settings.telegram_webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret is None or not hmac.compare_digest(given, secret.get_secret_value()):
+        # As bytes: compare_digest refuses text that is not ASCII.
+        expected = None if secret is None else secret.get_secret_value().encode()
+        if expected is None or not hmac.compare_digest(given.encode(), expected):
             return refuse("telegram", 403, "wrong or missing secret token")
         try:
             data = await request.json()
             event = telegram.parse_update(data, default_region=settings.default_region)
-        except (ValueError, MalformedPayload) as error:
+        except (ValueError, RecursionError, MalformedPayload) as error:  # too deep: recursion
             return refuse("telegram", 400, f"malformed update: {error}")
         if event is not None:
             await gateway_of(request).accept(event)

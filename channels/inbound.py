@@ -46,6 +46,10 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text)
 
 
+# What the store keeps of a name (Telegram's first and last names make at most 129).
+NAME_CHARS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     channel: Channel
@@ -60,7 +64,7 @@ class Inbound:
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", storable(self.text))
         if self.display_name is not None:
-            object.__setattr__(self, "display_name", storable(self.display_name))
+            object.__setattr__(self, "display_name", storable(self.display_name)[:NAME_CHARS])
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -60,11 +61,24 @@ def signature_valid(
     return bool(validator.validate(url, dict(params), signature))
 
 
+# Twilio's message ids (SM..., MM...) and error codes (30003): anything else, a NUL
+# included, is not from Twilio and never reaches the store.
+_MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+_ERROR_CODE = re.compile(r"[0-9]{1,8}")
+
+
 def _required(params: Mapping[str, str], *names: str) -> list[str]:
     missing = [name for name in names if not params.get(name)]
     if missing:
         raise MalformedPayload(f"missing {', '.join(missing)}")
     return [params[name] for name in names]
+
+
+def _message_sid(params: Mapping[str, str]) -> str:
+    [sid] = _required(params, "MessageSid")
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise MalformedPayload("MessageSid is not a Twilio message id")
+    return sid
 
 
 def parse_inbound(params: Mapping[str, str], *, default_region: str) -> Inbound:
@@ -73,7 +87,8 @@ def parse_inbound(params: Mapping[str, str], *, default_region: str) -> Inbound:
     Raises:
         MalformedPayload: when a field Twilio always sends is missing or wrong.
     """
-    sid, sender = _required(params, "MessageSid", "From")
+    [sender] = _required(params, "From")
+    sid = _message_sid(params)
     try:
         phone = normalize_phone(sender, region=default_region)
     except InvalidPhoneNumber as error:
@@ -117,11 +132,14 @@ def record_status(session: Session, params: Mapping[str, str], *, now: datetime)
     Raises:
         MalformedPayload: when MessageSid or MessageStatus is missing or unknown.
     """
-    sid, reported = _required(params, "MessageSid", "MessageStatus")
+    sid = _message_sid(params)
+    [reported] = _required(params, "MessageStatus")
     status = DELIVERY_STATUS.get(reported.lower())
     if status is None:
         raise MalformedPayload(f"unknown MessageStatus {reported!r}")
     error_code = params.get("ErrorCode") or None
+    if error_code is not None and not _ERROR_CODE.fullmatch(error_code):
+        raise MalformedPayload("ErrorCode is not a Twilio error code")
     row = outbox.record_delivery_status(
         session, provider_id=sid, status=status, error_code=error_code, now=now
     )

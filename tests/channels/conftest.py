@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -63,11 +63,13 @@ class RunningGateway:
     def post_sms(
         self, form: dict[str, str], *, path: str = "/sms/twilio", sign: bool = True
     ) -> httpx.Response:
-        headers = {}
-        if sign:
-            url = self.settings.public_base_url + path
-            headers["X-Twilio-Signature"] = twilio_signature(url, form, self.twilio.auth_token)
+        headers = self.twilio_signature_header(path, form) if sign else {}
         return self.http.post(path, data=form, headers=headers)
+
+    def twilio_signature_header(self, path: str, params: Mapping[str, str]) -> dict[str, str]:
+        """The header Twilio signs a post of `params` to `path` with."""
+        url = self.settings.public_base_url + path
+        return {"X-Twilio-Signature": twilio_signature(url, params, self.twilio.auth_token)}
 
     def text_in(self, sid: str, phone: str, body: str) -> None:
         form = twilio_sms_form(sid, phone, SHOP_NUMBER, body, account_sid=self.twilio.account_sid)
