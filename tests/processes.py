@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(
-    command: list[str], *, ready_url: str, log: Path, timeout: float = 180, env: dict[str, str]
+def started(
+    command: list[str], *, log: Path, env: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` until the block ends; wait until `ready_url` answers 200."""
-    with log.open("wb") as output:
+    """Run `command` (its output appended to `log`) until the block ends; stop it then."""
+    with log.open("ab") as output:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -42,28 +42,52 @@ def running(
             env={**os.environ, **env},
         )
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"{command[0]} exited early; see {log}:\n{log.read_text()[-3000:]}"
-                    )
-                try:
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{ready_url} not ready after {timeout} s; see {log}")
-                time.sleep(0.5)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask `process` to stop; kill it if it has not within 20 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], *, ready_url: str, log: Path, timeout: float = 180
+) -> None:
+    """Return once `ready_url` answers 200; fail if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{process.args!r} exited early; see {log}:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{ready_url} not ready after {timeout} s; see {log}")
+        time.sleep(0.5)
+
+
+@contextmanager
+def running(
+    command: list[str], *, ready_url: str, log: Path, timeout: float = 180, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` until the block ends; wait until `ready_url` answers 200."""
+    log.write_bytes(b"")
+    with started(command, log=log, env=env) as process:
+        wait_until_serving(process, ready_url=ready_url, log=log, timeout=timeout)
+        yield process
 
 
 RASA_ENV = {
@@ -73,19 +97,41 @@ RASA_ENV = {
 }
 
 
+def action_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)]
+
+
 @contextmanager
 def action_server(*, folder: Path, database_url: str, timeout: float = 180) -> Iterator[str]:
     """The real action server on the store at `database_url`; yields its webhook URL."""
     port = free_port()
-    command = [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)]
     with running(
-        command,
+        action_command(port),
         ready_url=f"http://127.0.0.1:{port}/health",
         log=folder / "actions.log",
         env={**RASA_ENV, "DATABASE_URL": database_url},
         timeout=timeout,
     ):
         yield f"http://127.0.0.1:{port}/webhook"
+
+
+def rasa_command(*, model: Path, port: int, endpoints: Path) -> list[str]:
+    """The Rasa server (REST channel, HTTP API) on loopback `port`."""
+    return [
+        str(RASA),
+        "run",
+        "--enable-api",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--interface",
+        "127.0.0.1",
+        "--credentials",
+        str(ROOT / "bot" / "credentials.yml"),
+        "--endpoints",
+        str(endpoints),
+    ]
 
 
 @contextmanager
@@ -102,24 +148,13 @@ def rasa_server(
     port = port or free_port()
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
-    command = [
-        str(RASA),
-        "run",
-        "--enable-api",
-        "--model",
-        str(model),
-        "--port",
-        str(port),
-        "--interface",
-        "127.0.0.1",
-        "--credentials",
-        str(ROOT / "bot" / "credentials.yml"),
-        "--endpoints",
-        str(endpoints),
-    ]
     url = f"http://127.0.0.1:{port}"
     with running(
-        command, ready_url=f"{url}/status", log=folder / log_name, env=RASA_ENV, timeout=timeout
+        rasa_command(model=model, port=port, endpoints=endpoints),
+        ready_url=f"{url}/status",
+        log=folder / log_name,
+        env=RASA_ENV,
+        timeout=timeout,
     ):
         yield url
 
