@@ -145,7 +145,15 @@ class Dispatcher:
     async def _send_in_order(self, rows: list[outbox.Claimed]) -> None:
         identity = await asyncio.to_thread(self._identity, rows[0].identity_id)
         for position, row in enumerate(rows):
-            if not await self._send_one(identity, row):
+            try:
+                go_on = await self._send_one(identity, row)
+            except outbox.ClaimLost:
+                # The lease ran out while the row waited: what became of it is the business
+                # of the dispatcher that took it over (and a sent one may go out twice).
+                log.warning("outbox row %d was taken over by another dispatcher", row.outbox_id)
+                self._metrics.outbound.labels(identity.channel, "taken_over").inc()
+                continue
+            if not go_on:
                 # A retry moved this customer's later rows back behind it.
                 if position + 1 < len(rows):
                     log.info("holding %d later rows for %s", len(rows) - position - 1, identity.id)
@@ -159,13 +167,9 @@ class Dispatcher:
         """Send one row; False when the rest of this customer's rows must wait."""
         channel = identity.channel
         decision = await asyncio.to_thread(self._check, identity, row)
-        if decision is None:
-            log.warning("outbox row %d was taken over by another dispatcher", row.outbox_id)
-            self._metrics.outbound.labels(channel, "taken_over").inc()
-            return True
         if decision.hold_until is not None:
             await asyncio.to_thread(
-                self._in_session,
+                self._record,
                 outbox.hold,
                 row.outbox_id,
                 until=decision.hold_until,
@@ -223,19 +227,20 @@ class Dispatcher:
         return True
 
     def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
-        self._in_session(mark, outbox_id, now=self._clock(), **values)
-
-    def _in_session(self, work: Callable[..., None], outbox_id: int, **values: object) -> None:
+        """Record what became of a row this dispatcher holds (raises `outbox.ClaimLost`)."""
         with session_scope(self._factory) as session:
-            work(session, outbox_id, **values)
+            mark(session, outbox_id, worker=self._worker, now=self._clock(), **values)
 
-    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict | None:
-        """Renew the claim and apply the sending rules, in one transaction; None when
-        another dispatcher has taken the row over."""
+    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict:
+        """Renew the claim and apply the sending rules, in one transaction.
+
+        Raises:
+            outbox.ClaimLost: when another dispatcher has taken the row over.
+        """
         now = self._clock()
         with session_scope(self._factory) as session:
             if not outbox.touch(session, row.outbox_id, worker=self._worker, now=now):
-                return None
+                raise outbox.ClaimLost(row.outbox_id, self._worker)
             return verdict(
                 session,
                 identity=identity,
@@ -252,6 +257,7 @@ class Dispatcher:
             return outbox.mark_retry(
                 session,
                 outbox_id,
+                worker=self._worker,
                 error=error,
                 now=now,
                 retry_at=now + timedelta(seconds=delay),
@@ -261,7 +267,9 @@ class Dispatcher:
     def _fail(self, outbox_id: int, identity_id: int, failure: PermanentFailure) -> None:
         now = self._clock()
         with session_scope(self._factory) as session:
-            outbox.mark_failed(session, outbox_id, error=failure.reason, now=now)
+            outbox.mark_failed(
+                session, outbox_id, worker=self._worker, error=failure.reason, now=now
+            )
             if failure.unreachable:
                 identity = session.get_one(ChannelIdentity, identity_id)
                 identity.reachable = False

@@ -26,7 +26,7 @@ from typing import Protocol
 import requests
 from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
@@ -276,7 +276,9 @@ class TwilioSender:
                     limit=50,
                 ),
             )
-        except (TwilioRestException, requests.RequestException) as error:
+        except (TwilioException, requests.RequestException) as error:
+            # An error answer, a page it cannot read or no answer: whether the message went
+            # out is unknown, so ask again later rather than send it a second time now.
             raise TemporaryFailure(f"Twilio log not readable: {error}") from error
         earliest = since - timedelta(minutes=1)  # the provider's clock may differ a little
         for sent in found:

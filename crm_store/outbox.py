@@ -175,7 +175,7 @@ def claim_due(
             payload=row.payload,
             attempts=row.attempts,
             campaign_id=row.campaign_id,
-            interrupted=row.last_error == INTERRUPTED,
+            interrupted=_interrupted(row),
             created_at=row.created_at,
         )
         for row in rows
@@ -246,8 +246,40 @@ def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
     return None if row.message_id is None else session.get(Message, row.message_id)
 
 
-def mark_sent(session: Session, outbox_id: int, *, provider_id: str | None, now: datetime) -> None:
-    row = session.get_one(OutboxMessage, outbox_id)
+# What became of a claimed row is recorded only while its dispatcher still holds the
+# claim: after a lease ran out, the row is another dispatcher's, whose record stands.
+
+
+class ClaimLost(Exception):
+    """The row is no longer this dispatcher's; nothing was recorded."""
+
+    def __init__(self, outbox_id: int, worker: str) -> None:
+        super().__init__(f"outbox row {outbox_id} is no longer claimed by {worker}")
+        self.outbox_id, self.worker = outbox_id, worker
+
+
+def _owned(session: Session, outbox_id: int, *, worker: str, now: datetime) -> OutboxMessage:
+    """The row while `worker` holds its claim, else `ClaimLost`. The conditional UPDATE
+    that checks the claim locks the row, so it cannot change hands before the commit."""
+    if not touch(session, outbox_id, worker=worker, now=now):
+        raise ClaimLost(outbox_id, worker)
+    return session.get_one(OutboxMessage, outbox_id, populate_existing=True)
+
+
+def _note(row: OutboxMessage, error: str) -> None:
+    """Record why the row waits, keeping the mark of an interrupted send: until the row
+    is sent, the provider is asked first whether it went out."""
+    row.last_error = f"{INTERRUPTED}: {error}" if _interrupted(row) else error
+
+
+def _interrupted(row: OutboxMessage) -> bool:
+    return (row.last_error or "").startswith(INTERRUPTED)
+
+
+def mark_sent(
+    session: Session, outbox_id: int, *, worker: str, provider_id: str | None, now: datetime
+) -> None:
+    row = _owned(session, outbox_id, worker=worker, now=now)
     row.status = OutboxStatus.SENT
     row.sent_at = now
     row.attempts += 1
@@ -265,6 +297,7 @@ def mark_retry(
     session: Session,
     outbox_id: int,
     *,
+    worker: str,
     error: str,
     now: datetime,
     retry_at: datetime,
@@ -276,10 +309,9 @@ def mark_retry(
     nothing else to them goes first; they keep their order by priority and age.
     Returns False, and fails the row, once `max_attempts` are used up.
     """
-    row = session.get_one(OutboxMessage, outbox_id)
-    worker = row.claimed_by
+    row = _owned(session, outbox_id, worker=worker, now=now)
     row.attempts += 1
-    row.last_error = error
+    _note(row, error)
     if row.attempts >= max_attempts:
         _fail(session, row, error=error, now=now)
         return False
@@ -306,23 +338,29 @@ def mark_retry(
     return True
 
 
-def hold(session: Session, outbox_id: int, *, until: datetime, reason: str) -> None:
+def hold(
+    session: Session, outbox_id: int, *, worker: str, until: datetime, reason: str, now: datetime
+) -> None:
     """Not now (the customer's quiet hours): back in the queue until `until`, no attempt used."""
-    row = session.get_one(OutboxMessage, outbox_id)
+    row = _owned(session, outbox_id, worker=worker, now=now)
     row.status = OutboxStatus.PENDING
     row.not_before = until
     row.claimed_by = None
     row.claimed_at = None
-    row.last_error = reason
+    _note(row, reason)
 
 
-def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime) -> None:
-    _fail(session, session.get_one(OutboxMessage, outbox_id), error=error, now=now)
+def mark_failed(
+    session: Session, outbox_id: int, *, worker: str, error: str, now: datetime
+) -> None:
+    _fail(session, _owned(session, outbox_id, worker=worker, now=now), error=error, now=now)
 
 
-def mark_cancelled(session: Session, outbox_id: int, *, reason: str, now: datetime) -> None:
+def mark_cancelled(
+    session: Session, outbox_id: int, *, worker: str, reason: str, now: datetime
+) -> None:
     """Not sent because a sending rule said no (opted out, unreachable, no consent)."""
-    row = session.get_one(OutboxMessage, outbox_id)
+    row = _owned(session, outbox_id, worker=worker, now=now)
     _fail(session, row, error=reason, now=now)
     row.status = OutboxStatus.CANCELLED
 

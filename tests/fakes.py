@@ -835,6 +835,7 @@ class FakeTwilio(_LoopbackServer):
         self._resources: dict[str, JSONDict] = {}
         self._failures: list[_TwilioFailure] = []
         self._opted_out: set[str] = set()
+        self._lookup_failures: deque[int] = deque()
 
     @property
     def base_url(self) -> str:
@@ -897,6 +898,11 @@ class FakeTwilio(_LoopbackServer):
         text = message or _TWILIO_ERRORS.get(code) or HTTPStatus(status).phrase
         with self._cond:
             self._failures.append(_TwilioFailure(status, code, text, to, times, retry_after))
+
+    def fail_next_lookup(self, *, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` reads of the message log (GET Messages.json) with `status`."""
+        with self._cond:
+            self._lookup_failures.extend([status] * times)
 
     def opt_out(self, to: str) -> None:
         """Act as if `to` texted STOP: every send to it fails with 400/21610 until `opt_in`."""
@@ -967,6 +973,10 @@ class FakeTwilio(_LoopbackServer):
         if method == "POST" and path == f"{prefix}.json":
             return self._create_message(fields)
         if method == "GET" and path == f"{prefix}.json":
+            with self._cond:
+                failing = self._lookup_failures.popleft() if self._lookup_failures else None
+            if failing is not None:
+                return self._error(failing, 20500)
             return self._list_messages(prefix, fields)
         fetch = re.fullmatch(re.escape(prefix) + r"/(SM[0-9a-f]{32})\.json", path)
         if method == "GET" and fetch:

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.dispatch import Dispatcher
 from channels.gateway import REPLIES
 from channels.metrics import Metrics
-from channels.senders import Outgoing, TelegramSender
+from channels.senders import Outgoing, TelegramSender, TwilioSender
 from crm_store import outbox
 from crm_store.conversations import open_conversation
 from crm_store.db import session_scope
 from crm_store.models import (
     Author,
     Channel,
+    ChannelIdentity,
     Message,
     MessagePurpose,
     OutboxMessage,
@@ -31,7 +32,7 @@ from crm_store.models import (
 from crm_store.settings import Settings
 from scheduler.service import OUTREACH
 from tests.factories import make_customer, utc
-from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram
+from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram, FakeTwilio
 
 NOON_IN_TAIPEI = utc(2026, 5, 6, 4, 0)  # outside quiet hours
 
@@ -217,6 +218,48 @@ def test_replies_in_two_telegram_chats_are_both_recorded_as_sent(
     with session_factory() as session:
         ids = session.scalars(select(Message.channel_message_id)).all()
     assert sorted(ids) == ["111:1", "222:1"]
+
+
+def test_an_interrupted_sms_waits_while_twilio_cannot_tell_and_goes_out_once(
+    session_factory: sessionmaker[Session], fake_twilio: FakeTwilio
+) -> None:
+    """A dispatcher died after Twilio took the message; the one after it cannot read
+    Twilio's log at first. It tries again later, asks again, and does not send twice."""
+    with session_scope(session_factory) as session:
+        queue_for(session, 1, MessagePurpose.MARKETING)
+        [died] = outbox.claim_due(session, worker="died", now=NOON_IN_TAIPEI, limit=1)
+        phone = session.get_one(ChannelIdentity, died.identity_id).address
+    sms = TwilioSender(
+        account_sid=fake_twilio.account_sid,
+        auth_token=fake_twilio.auth_token,
+        from_number="+15005550006",
+        base_url=fake_twilio.base_url,
+        status_callback=None,
+        segments_per_second=10,
+    )
+    now = [NOON_IN_TAIPEI + timedelta(minutes=10)]  # the dead one's lease has run out
+    after = Dispatcher(
+        session_factory, {Channel.SMS: sms}, worker="next", metrics=Metrics(), clock=lambda: now[0]
+    )
+
+    async def interrupted_then_resumed() -> list[int]:
+        try:
+            original = await sms.send(Outgoing(phone, died.body))  # what the dead one got out
+            fake_twilio.fail_next_lookup(status=500)
+            handled = [await after.dispatch_once()]
+            now[0] += timedelta(minutes=15)
+            handled.append(await after.dispatch_once())
+            assert statuses(session_factory) == {"marketing:0": OutboxStatus.SENT}
+            with session_factory() as session:
+                assert (
+                    session.get_one(OutboxMessage, died.outbox_id).provider_message_id == original
+                )
+            return handled
+        finally:
+            await sms.close()
+
+    assert asyncio.run(interrupted_then_resumed()) == [1, 1]
+    assert len(fake_twilio.sent_to(phone)) == 1
 
 
 @pytest.mark.parametrize("share", [0.5, 0.8, 0.95])

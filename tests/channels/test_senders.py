@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -134,3 +135,21 @@ def test_twilio_errors_map_to_retry_or_give_up(
         assert isinstance(raised.value, PermanentFailure)
         assert raised.value.unreachable is unreachable
         assert str(code) in raised.value.reason
+
+
+def test_a_twilio_log_that_cannot_be_read_is_a_temporary_failure(fake_twilio: FakeTwilio) -> None:
+    """twilio answers a failed page with a plain TwilioException, not TwilioRestException:
+    it must not abort the dispatcher's batch, and the message must not be sent again now."""
+    sender = twilio_sender(fake_twilio)
+    fake_twilio.fail_next_lookup(status=503)
+
+    async def look() -> str | None:
+        try:
+            since = datetime.now(UTC) - timedelta(minutes=5)
+            return await sender.find_sent(Outgoing("+886912000004", "hi"), since=since)
+        finally:
+            await sender.close()
+
+    with pytest.raises(TemporaryFailure, match="log not readable"):
+        asyncio.run(look())
+    assert [call["status"] for call in fake_twilio.calls] == [503]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -29,9 +29,11 @@ from crm_store.models import (
     OutboxStatus,
 )
 from crm_store.outbox import (
+    ClaimLost,
     Queued,
     claim_due,
     enqueue,
+    hold,
     mark_cancelled,
     mark_failed,
     mark_retry,
@@ -294,7 +296,7 @@ def test_release_stale_returns_only_rows_older_than_the_lease_to_pending(
     claim_due(session, worker="dead", now=NOW, limit=1)  # "old"
     claim_due(session, worker="alive", now=NOW + 4 * MINUTE, limit=1)  # "fresh"
     sent = claim_due(session, worker="alive", now=NOW + 4 * MINUTE, limit=1)
-    mark_sent(session, sent[0].outbox_id, provider_id="SM1", now=NOW + 4 * MINUTE)
+    mark_sent(session, sent[0].outbox_id, worker="alive", provider_id="SM1", now=NOW + 4 * MINUTE)
     session.commit()
 
     released = release_stale(session, now=NOW + 6 * MINUTE, lease=5 * MINUTE)
@@ -338,12 +340,13 @@ def test_mark_retry_moves_the_row_and_the_identitys_later_rows_to_retry_at(
     claimed = claim_due(session, worker="w", now=NOW, limit=10)
     session.commit()
     by_key = {session.get_one(OutboxMessage, c.outbox_id).idempotency_key: c for c in claimed}
-    mark_sent(session, by_key["before"].outbox_id, provider_id="SM0", now=NOW)
+    mark_sent(session, by_key["before"].outbox_id, worker="w", provider_id="SM0", now=NOW)
 
     retry_at = NOW + 5 * MINUTE
     retrying = mark_retry(
         session,
         by_key["m"].outbox_id,
+        worker="w",
         error="429 Too Many Requests",
         now=NOW,
         retry_at=retry_at,
@@ -394,6 +397,7 @@ def test_mark_retry_fails_the_row_once_max_attempts_are_used(session: Session) -
             mark_retry(
                 session,
                 claimed[0].outbox_id,
+                worker="w",
                 error=f"timeout {attempt + 1}",
                 now=NOW + attempt * 10 * MINUTE,
                 retry_at=NOW + (attempt + 1) * 10 * MINUTE,
@@ -437,6 +441,7 @@ def test_a_row_failed_by_its_last_retry_records_the_failure_now_not_at_retry_at(
     assert not mark_retry(
         session,
         claimed[0].outbox_id,
+        worker="w",
         error="timeout",
         now=wall_clock,
         retry_at=retry_at,
@@ -459,8 +464,8 @@ def test_mark_sent_records_the_provider_id_on_the_row_and_the_transcript(
     session.commit()
     assert message is not None
     first, second = claim_due(session, worker="w", now=NOW, limit=10)
-    mark_sent(session, first.outbox_id, provider_id="SM-first", now=NOW + MINUTE)
-    mark_sent(session, second.outbox_id, provider_id="SM-second", now=NOW + 2 * MINUTE)
+    mark_sent(session, first.outbox_id, worker="w", provider_id="SM-first", now=NOW + MINUTE)
+    mark_sent(session, second.outbox_id, worker="w", provider_id="SM-second", now=NOW + 2 * MINUTE)
     reloaded(session)
 
     sent = row(session, "m")
@@ -483,7 +488,7 @@ def test_mark_sent_without_a_transcript_only_updates_the_row(session: Session) -
     queue(session, identity, "m")
     session.commit()
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
-    mark_sent(session, claimed.outbox_id, provider_id="777", now=NOW)
+    mark_sent(session, claimed.outbox_id, worker="w", provider_id="777", now=NOW)
     reloaded(session)
     assert row(session, "m").status is OutboxStatus.SENT
     assert row(session, "m").provider_message_id == "777"
@@ -498,7 +503,7 @@ def test_mark_cancelled_cancels_the_row_and_fails_the_transcript(session: Sessio
     session.commit()
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
-    mark_cancelled(session, claimed.outbox_id, reason="opted out", now=NOW + MINUTE)
+    mark_cancelled(session, claimed.outbox_id, worker="w", reason="opted out", now=NOW + MINUTE)
     reloaded(session)
     cancelled = row(session, "ad")
     assert (cancelled.status, cancelled.last_error) == (OutboxStatus.CANCELLED, "opted out")
@@ -516,7 +521,7 @@ def test_mark_failed_fails_the_row_and_the_transcript(session: Session) -> None:
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
     long_error = "21610: Attempt to send to unsubscribed recipient " * 3
-    mark_failed(session, claimed.outbox_id, error=long_error, now=NOW + MINUTE)
+    mark_failed(session, claimed.outbox_id, worker="w", error=long_error, now=NOW + MINUTE)
     reloaded(session)
     failed = row(session, "m")
     assert (failed.status, failed.last_error) == (OutboxStatus.FAILED, long_error)
@@ -533,8 +538,8 @@ def test_record_delivery_status_finds_the_row_by_provider_id(session: Session) -
     session.commit()
     assert message is not None
     first, second = claim_due(session, worker="w", now=NOW, limit=10)
-    mark_sent(session, first.outbox_id, provider_id="SMaaa", now=NOW)
-    mark_sent(session, second.outbox_id, provider_id="SMbbb", now=NOW)
+    mark_sent(session, first.outbox_id, worker="w", provider_id="SMaaa", now=NOW)
+    mark_sent(session, second.outbox_id, worker="w", provider_id="SMbbb", now=NOW)
     session.commit()
 
     found = record_delivery_status(
@@ -559,7 +564,7 @@ def test_a_reported_delivery_failure_fails_the_row_and_the_transcript(session: S
     session.commit()
     assert message is not None
     (claimed,) = claim_due(session, worker="w", now=NOW, limit=1)
-    mark_sent(session, claimed.outbox_id, provider_id="SMccc", now=NOW)
+    mark_sent(session, claimed.outbox_id, worker="w", provider_id="SMccc", now=NOW)
     found = record_delivery_status(
         session,
         provider_id="SMccc",
@@ -656,3 +661,92 @@ def test_a_dispatcher_whose_claim_was_taken_over_cannot_renew_it(session: Sessio
     assert [c.body for c in taken] == ["hello"] and taken[0].interrupted
     assert not touch(session, taken[0].outbox_id, worker="slow-one", now=NOW + 11 * MINUTE)
     assert touch(session, taken[0].outbox_id, worker="other", now=NOW + 11 * MINUTE)
+
+
+def late_outcomes(outbox_id: int) -> list[Callable[[Session], object]]:
+    """Every outcome a dispatcher whose lease ran out might still try to record."""
+    late, now = "slow-one", NOW + 12 * MINUTE
+    return [
+        lambda s: mark_sent(s, outbox_id, worker=late, provider_id="SM-slow", now=now),
+        lambda s: mark_retry(
+            s, outbox_id, worker=late, error="429", now=now, retry_at=now, max_attempts=8
+        ),
+        lambda s: hold(s, outbox_id, worker=late, until=now, reason="quiet hours", now=now),
+        lambda s: mark_failed(s, outbox_id, worker=late, error="21610", now=now),
+        lambda s: mark_cancelled(s, outbox_id, worker=late, reason="opted out", now=now),
+    ]
+
+
+def test_a_dispatcher_whose_lease_ran_out_records_nothing_over_the_one_that_took_over(
+    session: Session,
+) -> None:
+    identity, conversation = talk(session)
+    queue(session, identity, "slow", conversation=conversation)
+    session.commit()
+    claim_due(session, worker="slow-one", now=NOW, limit=1)
+    release_stale(session, now=NOW + 10 * MINUTE, lease=5 * MINUTE)
+    [taken] = claim_due(session, worker="other", now=NOW + 10 * MINUTE, limit=1)
+    session.commit()
+
+    for outcome in late_outcomes(taken.outbox_id):  # while the other one sends it
+        with pytest.raises(ClaimLost):
+            outcome(session)
+        session.rollback()
+    reloaded(session)
+    assert (row(session, "slow").status, row(session, "slow").claimed_by) == (
+        OutboxStatus.SENDING,
+        "other",
+    )
+
+    mark_sent(session, taken.outbox_id, worker="other", provider_id="SM-other", now=NOW)
+    session.commit()
+    for outcome in late_outcomes(taken.outbox_id):  # after it sent it
+        with pytest.raises(ClaimLost):
+            outcome(session)
+        session.rollback()
+    reloaded(session)
+    sent = row(session, "slow")
+    assert (sent.status, sent.provider_message_id, sent.attempts, sent.last_error) == (
+        OutboxStatus.SENT,
+        "SM-other",
+        1,
+        None,
+    )
+    transcript = session.scalars(select(Message).where(Message.id == sent.message_id)).one()
+    assert (transcript.delivery_status, transcript.channel_message_id) == (
+        DeliveryStatus.SENT,
+        "SM-other",
+    )
+
+
+def test_a_row_interrupted_mid_send_is_checked_with_the_provider_until_it_is_sent(
+    session: Session,
+) -> None:
+    """Neither a retry (the provider's log could not be read) nor quiet hours forget that
+    the message may have gone out already."""
+    identity = new_identity(session)
+    queue(session, identity, "m")
+    session.commit()
+    claim_due(session, worker="died", now=NOW, limit=1)
+    release_stale(session, now=NOW + 10 * MINUTE, lease=5 * MINUTE)
+    later = NOW + 10 * MINUTE
+    [first] = claim_due(session, worker="w", now=later, limit=1)
+    assert first.interrupted
+    mark_retry(
+        session,
+        first.outbox_id,
+        worker="w",
+        error="Twilio log not readable",
+        now=later,
+        retry_at=later,
+        max_attempts=8,
+    )
+    assert "Twilio log not readable" in (row(session, "m").last_error or "")
+    [second] = claim_due(session, worker="w", now=later, limit=1)
+    assert second.interrupted
+    hold(session, second.outbox_id, worker="w", until=later, reason="quiet hours", now=later)
+    [third] = claim_due(session, worker="w", now=later, limit=1)
+    assert third.interrupted
+    mark_sent(session, third.outbox_id, worker="w", provider_id="SM1", now=later)
+    reloaded(session)
+    assert row(session, "m").last_error is None

@@ -101,7 +101,9 @@ def test_the_frequency_cap_counts_marketing_sent_in_the_window(session: Session)
             campaign_id=campaign_id,
         )
         claimed = outbox.claim_due(session, worker="w", now=sent_at, limit=1)
-        outbox.mark_sent(session, claimed[0].outbox_id, provider_id=f"SM{number}", now=sent_at)
+        outbox.mark_sent(
+            session, claimed[0].outbox_id, worker="w", provider_id=f"SM{number}", now=sent_at
+        )
 
     def marketing_at(now: datetime) -> bool:
         return verdict(

@@ -252,12 +252,13 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
         now=now + timedelta(hours=1, minutes=1),
         actor="test",
     )
+    outbox.claim_due(session, worker="w", now=now + timedelta(hours=1), limit=10)
     for row in rows:
         if row.customer_id == leaving.id:
-            outbox.mark_cancelled(session, row.id, reason="opted out", now=now)
+            outbox.mark_cancelled(session, row.id, worker="w", reason="opted out", now=now)
         else:
             outbox.mark_sent(
-                session, row.id, provider_id=f"SM{row.id}", now=now + timedelta(hours=1)
+                session, row.id, worker="w", provider_id=f"SM{row.id}", now=now + timedelta(hours=1)
             )
     record_order(
         session,
@@ -304,8 +305,9 @@ def test_a_purchase_after_a_win_back_message_counts_as_won_back(session: Session
     lapsed(session, "+886912400302", days_ago=200, spent="3000")
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
     assert builtin.plan_winback(session, now=now, settings=SETTINGS) == 2
+    outbox.claim_due(session, worker="w", now=now, limit=10)
     for row in queued(session, "winback:"):
-        outbox.mark_sent(session, row.id, provider_id=f"SM{row.id}", now=now)
+        outbox.mark_sent(session, row.id, worker="w", provider_id=f"SM{row.id}", now=now)
     record_order(
         session,
         customer=gone,
