@@ -1,6 +1,7 @@
 """Benchmark of the gateway: what it adds on top of Rasa, for Telegram and SMS.
 
     .venv/bin/python -m bench.gateway [--messages 150] [--concurrency 8] [--rounds 2]
+                                      [--single 60]
 
 Starts the real action server and Rasa server on a fresh SQLite store, the gateway
 (uvicorn, its own process, as in the Procfile) in front of them, and fake Telegram and
@@ -18,7 +19,9 @@ The gateway's burst window (which waits for a customer's next quick message on
 purpose) is set to 0 here: the benchmark measures the gateway's own cost.
 
 It prints p50/p95 latency and throughput for each path and the ratios to Rasa's own,
-with the targets (throughput ≥ 0.9 × Rasa's, p95 ≤ 1.2 × Rasa's). It never asserts.
+with the targets (throughput ≥ 0.9 × Rasa's, p95 ≤ 1.2 × Rasa's). Then `--single`
+messages per path go one at a time, the paths taking turns, for the median the gateway
+adds to a message when nothing else is going on (target ≤ 5 ms). It never asserts.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=150, help="per path and round")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--single", type=int, default=60, help="per path, one at a time")
     args = parser.parse_args()
     console = Console()
     if not MODEL.exists():
@@ -240,8 +244,15 @@ def measure(
             for name, one in paths.items():
                 totals[name].add(drive(name, args.messages, args.concurrency, one))
                 progress.advance(task)
+        alone = {name: Run(name) for name in paths}
+        task = progress.add_task("one at a time", total=args.single)
+        for _ in range(args.single):
+            for name, one in paths.items():
+                alone[name].add(drive(name, 1, 1, one))
+            progress.advance(task)
     http.close()
     report(console, args, totals)
+    report_alone(console, alone)
 
 
 def report(console: Console, args: argparse.Namespace, totals: dict[str, Run]) -> None:
@@ -271,6 +282,17 @@ def report(console: Console, args: argparse.Namespace, totals: dict[str, Run]) -
             f"{name}: throughput {throughput:.2f} × Rasa's (target ≥ 0.9: "
             f"{'met' if throughput >= 0.9 else 'missed'}), p95 {p95:.2f} × Rasa's "
             f"(target ≤ 1.2: {'met' if p95 <= 1.2 else 'missed'})"
+        )
+
+
+def report_alone(console: Console, alone: dict[str, Run]) -> None:
+    baseline = alone["Rasa REST"].p50
+    console.print(f"One at a time: Rasa REST p50 {baseline:.1f} ms")
+    for name in ("Telegram", "SMS"):
+        added = alone[name].p50 - baseline
+        console.print(
+            f"{name}: p50 {alone[name].p50:.1f} ms, the gateway adds {added:.1f} ms "
+            f"(target ≤ 5: {'met' if added <= 5 else 'missed'})"
         )
 
 

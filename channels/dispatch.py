@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.metrics import Metrics
 from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailure
-from crm_store import outbox
+from crm_store import outbox, outbox_results
 from crm_store.db import session_scope
 from crm_store.models import Channel, ChannelIdentity, Customer, MessagePurpose
 from crm_store.sending_rules import SendingPolicy, Verdict, verdict
@@ -63,21 +63,53 @@ class Dispatcher:
         self._policy = policy or SendingPolicy()
         self._purposes = purposes
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stale_checked: datetime | None = None
+        self._taken: set[asyncio.Task[None]] = set()
+
+    @property
+    def claimant(self) -> str | None:
+        """The name rows can be queued already claimed for (`outbox.enqueue`'s
+        `claim_for`) and handed to `take`: None unless the dispatcher is running."""
+        return None if self._loop is None else self._worker
+
+    def take(self, identity: ChannelIdentity, rows: Sequence[outbox.Claimed]) -> None:
+        """Send `rows`, queued already claimed for this dispatcher with the sending rules
+        applied, right away: a reply need not wait for the next round (thread-safe)."""
+        loop = self._loop
+        if loop is None:  # stopped meanwhile: the rows go out after their lease
+            log.warning("dispatcher stopped; %d rows wait for their lease", len(rows))
+            return
+        loop.call_soon_threadsafe(self._send_taken, identity, list(rows))
+
+    def _send_taken(self, identity: ChannelIdentity, rows: list[outbox.Claimed]) -> None:
+        task = asyncio.create_task(self._send_in_order(rows, identity=identity, checked=True))
+        self._taken.add(task)
+        task.add_done_callback(self._taken.discard)
+
+    async def drain(self) -> None:
+        """Wait for rows handed over by `take` to be sent (shutdown, tests)."""
+        while self._taken:
+            await asyncio.gather(*self._taken, return_exceptions=True)
 
     def wake(self) -> None:
         """Look for due rows now (call from the event loop's thread)."""
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                sent = await self.dispatch_once()
-            except Exception:  # a database hiccup must not stop sending for good
-                log.exception("dispatch failed; trying again")
-                sent = 0
-            if sent:
-                continue
-            await self._sleep_until_due()
+        self._loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    sent = await self.dispatch_once()
+                except Exception:  # a database hiccup must not stop sending for good
+                    log.exception("dispatch failed; trying again")
+                    sent = 0
+                if sent:
+                    continue
+                await self._sleep_until_due()
+        finally:
+            self._loop = None
 
     async def dispatch_once(self) -> int:
         """Send what is due now; returns how many rows were handled."""
@@ -99,9 +131,12 @@ class Dispatcher:
     def _claim(self) -> list[outbox.Claimed]:
         now = self._clock()
         with session_scope(self._factory) as session:
-            released = outbox.release_stale(session, now=now, lease=self._lease)
-            if released:
-                log.warning("%d outbox rows were left sending by a stopped dispatcher", released)
+            # Dispatchers stop rarely and leases are long: a look now and then will do.
+            if self._stale_checked is None or now - self._stale_checked >= self._lease / 10:
+                self._stale_checked = now
+                released = outbox.release_stale(session, now=now, lease=self._lease)
+                if released:
+                    log.warning("%d outbox rows were left by a stopped dispatcher", released)
             return outbox.claim_due(
                 session,
                 worker=self._worker,
@@ -130,11 +165,15 @@ class Dispatcher:
             return outbox.renew_claims(session, worker=self._worker, now=self._clock())
 
     async def _sleep_until_due(self) -> None:
+        """Wait for a wake, the next row's time or the poll interval, whichever is first.
+
+        Called when a round found nothing to claim: a row already due then waits behind
+        one of its customer's rows still going out, and polling for it must not spin."""
+        self._wake.clear()  # before looking, so that a wake meanwhile is not lost
         due = await asyncio.to_thread(self._next_due)
         timeout = self._poll_interval
-        if due is not None:
-            timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
-        self._wake.clear()
+        if due is not None and due > self._clock():
+            timeout = min(timeout, (due - self._clock()).total_seconds())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -142,12 +181,19 @@ class Dispatcher:
         with self._factory() as session:
             return outbox.next_due(session, purposes=self._purposes)
 
-    async def _send_in_order(self, rows: list[outbox.Claimed]) -> None:
-        identity = await asyncio.to_thread(self._identity, rows[0].identity_id)
+    async def _send_in_order(
+        self,
+        rows: list[outbox.Claimed],
+        *,
+        identity: ChannelIdentity | None = None,
+        checked: bool = False,
+    ) -> None:
+        if identity is None:
+            identity = await asyncio.to_thread(self._identity, rows[0].identity_id)
         for position, row in enumerate(rows):
             try:
-                go_on = await self._send_one(identity, row)
-            except outbox.ClaimLost:
+                go_on = await self._send_one(identity, row, checked=checked)
+            except outbox_results.ClaimLost:
                 # The lease ran out while the row waited: what became of it is the business
                 # of the dispatcher that took it over (and a sent one may go out twice).
                 log.warning("outbox row %d was taken over by another dispatcher", row.outbox_id)
@@ -163,14 +209,19 @@ class Dispatcher:
         with self._factory() as session:
             return session.get_one(ChannelIdentity, identity_id)
 
-    async def _send_one(self, identity: ChannelIdentity, row: outbox.Claimed) -> bool:
-        """Send one row; False when the rest of this customer's rows must wait."""
+    async def _send_one(
+        self, identity: ChannelIdentity, row: outbox.Claimed, *, checked: bool = False
+    ) -> bool:
+        """Send one row; False when the rest of this customer's rows must wait.
+
+        A row `checked` was claimed and vetted a moment ago, in the transaction that
+        queued it."""
         channel = identity.channel
-        decision = await asyncio.to_thread(self._check, identity, row)
+        decision = Verdict.go() if checked else await asyncio.to_thread(self._check, identity, row)
         if decision.hold_until is not None:
             await asyncio.to_thread(
                 self._record,
-                outbox.hold,
+                outbox_results.hold,
                 row.outbox_id,
                 until=decision.hold_until,
                 reason=decision.reason or "held",
@@ -179,7 +230,10 @@ class Dispatcher:
             return True
         if not decision.send:
             await asyncio.to_thread(
-                self._record, outbox.mark_cancelled, row.outbox_id, reason=decision.reason or ""
+                self._record,
+                outbox_results.mark_cancelled,
+                row.outbox_id,
+                reason=decision.reason or "",
             )
             self._metrics.outbound.labels(channel, "cancelled").inc()
             return True
@@ -221,13 +275,13 @@ class Dispatcher:
             log.warning("send to %s failed for good: %s", channel, failure.reason)
             return True
         await asyncio.to_thread(
-            self._record, outbox.mark_sent, row.outbox_id, provider_id=provider_id
+            self._record, outbox_results.mark_sent, row.outbox_id, provider_id=provider_id
         )
         self._metrics.outbound.labels(channel, "sent").inc()
         return True
 
     def _record(self, mark: Callable[..., None], outbox_id: int, **values: object) -> None:
-        """Record what became of a row this dispatcher holds (raises `outbox.ClaimLost`)."""
+        """Record what became of a row this dispatcher holds (raises `outbox_results.ClaimLost`)."""
         with session_scope(self._factory) as session:
             mark(session, outbox_id, worker=self._worker, now=self._clock(), **values)
 
@@ -235,12 +289,12 @@ class Dispatcher:
         """Renew the claim and apply the sending rules, in one transaction.
 
         Raises:
-            outbox.ClaimLost: when another dispatcher has taken the row over.
+            outbox_results.ClaimLost: when another dispatcher has taken the row over.
         """
         now = self._clock()
         with session_scope(self._factory) as session:
             if not outbox.touch(session, row.outbox_id, worker=self._worker, now=now):
-                raise outbox.ClaimLost(row.outbox_id, self._worker)
+                raise outbox_results.ClaimLost(row.outbox_id, self._worker)
             return verdict(
                 session,
                 identity=identity,
@@ -254,7 +308,7 @@ class Dispatcher:
     def _retry(self, outbox_id: int, error: str, delay: float) -> bool:
         now = self._clock()
         with session_scope(self._factory) as session:
-            return outbox.mark_retry(
+            return outbox_results.mark_retry(
                 session,
                 outbox_id,
                 worker=self._worker,
@@ -267,7 +321,7 @@ class Dispatcher:
     def _fail(self, outbox_id: int, identity_id: int, failure: PermanentFailure) -> None:
         now = self._clock()
         with session_scope(self._factory) as session:
-            outbox.mark_failed(
+            outbox_results.mark_failed(
                 session, outbox_id, worker=self._worker, error=failure.reason, now=now
             )
             if failure.unreachable:

@@ -30,8 +30,9 @@ from channels import sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
 from channels.metrics import Metrics
+from channels.outgoing import send_text
 from channels.rasa_client import RasaClient, RasaUnavailable
-from channels.routing import Router, send_text
+from channels.routing import Router
 from channels.senders import Sender, TelegramSender, build_senders
 from channels.texts import TELEGRAM_PHONE_LINKED
 from channels.workers import ConversationWorkers, recover
@@ -62,9 +63,6 @@ class Gateway:
         self.settings, self.factory, self.rasa = settings, factory, rasa
         self.senders, self.metrics, self.clock = senders, metrics, clock
         name = f"gateway-{socket.gethostname()}-{os.getpid()}"
-        self.router = Router(
-            factory, rasa, settings=settings, metrics=metrics, clock=clock, name=name
-        )
         self.dispatcher = Dispatcher(
             factory,
             senders,
@@ -75,6 +73,15 @@ class Gateway:
             purposes=None if settings.gateway_sends_everything else REPLIES,
             clock=clock,
             lease=timedelta(seconds=settings.send_lease_seconds),
+        )
+        self.router = Router(
+            factory,
+            rasa,
+            settings=settings,
+            metrics=metrics,
+            clock=clock,
+            name=name,
+            dispatcher=self.dispatcher,
         )
         self.workers = ConversationWorkers(
             self.router,
@@ -213,6 +220,11 @@ def create_app(
                     await task
             with suppress(TimeoutError):
                 await asyncio.wait_for(gateway.workers.drain(), timeout=10)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(gateway.dispatcher.drain(), timeout=5)
+            # A cancelled task's store work goes on in its thread: let it end (and give
+            # its connection back) before the engine goes.
+            await asyncio.get_running_loop().shutdown_default_executor()
             for sender in senders.values():
                 await sender.close()
             rasa.close()

@@ -7,11 +7,14 @@ answer the messages stay unhandled (and are replayed when it is back) and the
 customer gets one holding reply per outage. While staff have the conversation the
 messages are only marked as delivered to the inbox.
 
-Whatever Rasa answers, the customer gets one sensible message: a turn that comes back
-empty, stacked (a policy loop that tripped Rasa's circuit breaker) or the same as the
-bot's previous reply is a failed turn. It becomes an apology and a hand-off to staff,
-so nobody who wrote is left unanswered or stuck in a loop. Channels without buttons
-(SMS) get the options as numbered lines, answerable by number or by words.
+Whatever Rasa answers, the customer gets one sensible message: a failed turn
+(`channels.turns`) becomes an apology and a hand-off to staff (`channels.staff_wait`),
+so nobody who wrote is left unanswered or stuck in a loop.
+
+With several gateways, the router takes the conversation's turn in the store before
+it calls Rasa, so one customer's messages reach the bot one turn at a time, in order.
+A reply goes to the dispatcher straight away, already claimed, when nothing queued
+earlier for the customer is still unsent: no wait for the outbox's next round.
 """
 
 from __future__ import annotations
@@ -19,33 +22,25 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from channels.dispatch import Dispatcher
 from channels.inbound import LANGUAGE_SWITCH
 from channels.metrics import Metrics
+from channels.outgoing import send_text
 from channels.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from channels.senders import split_for_channel
+from channels.staff_wait import acknowledge_for_staff, hand_over_failed_turn
 from channels.texts import (
-    BOT_FAILED,
     HOLDING_REPLY,
-    NUMBER_HINT,
-    STAFF_REPLY_LATER,
-    STAFF_REPLY_SOON,
-    TICKET_REFERENCE,
-    WITH_STAFF,
-    say,
 )
-from crm_store import outbox
+from channels.turns import TurnFailure, as_typed, reply_text, turn_failure
 from crm_store.conversations import end_turn, take_turn
-from crm_store.customers import open_tickets
 from crm_store.db import session_scope
 from crm_store.models import (
     Author,
@@ -54,15 +49,13 @@ from crm_store.models import (
     Conversation,
     ConversationMode,
     Direction,
-    HandoffReason,
     Language,
     Message,
     MessagePurpose,
 )
+from crm_store.sending_rules import consent_refusal
 from crm_store.settings import Settings
 from crm_store.surveys import parse_score, pending_survey
-from crm_store.tickets import request_handoff
-from crm_store.time_text import format_business_hours, format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -77,52 +70,19 @@ class Routed(enum.Enum):
     FAILED = "failed"  # Rasa's answer was unusable; apologised and handed to staff
 
 
-class TurnFailure(enum.StrEnum):
-    """Why a reply from Rasa cannot be sent as it is."""
-
-    SILENT = "the assistant gave no reply"
-    STACKED = "the assistant repeated one reply within a turn"
-    REPEATED = "the assistant gave the same reply twice in a row"
-    OVERDUE = "the assistant did not answer in time"
-
-
-# A customer waiting for staff who writes again hears from us at most this often.
-STAFF_ACKNOWLEDGED_FOR = timedelta(minutes=30)
-# The same text this often in one turn is a policy loop, not an answer.
-STACKED_AT = 3
-
-
-def send_text(
-    session: Session,
-    *,
-    key: str,
-    identity: ChannelIdentity,
-    conversation: Conversation | None,
-    text: str,
-    purpose: MessagePurpose,
-    author: Author,
-    now: datetime,
-    buttons: Sequence[dict[str, Any]] = (),
-    staff_user_id: int | None = None,
-) -> outbox.Queued:
-    """Queue `text` for `identity`, cut to the channel's limits (once per `key`)."""
-    return outbox.enqueue(
-        session,
-        key=key,
-        identity=identity,
-        purpose=purpose,
-        parts=split_for_channel(identity.channel, text),
-        author=author,
-        conversation=conversation,
-        payload={"buttons": list(buttons)} if buttons else None,
-        now=now,
-        staff_user_id=staff_user_id,
-    )
-
-
 def sender_id(identity: ChannelIdentity) -> str:
     """The conversation's id at Rasa, which the actions parse back (bot/actions/context)."""
     return f"{identity.channel}:{identity.address}"
+
+
+def _conversation(session: Session, conversation_id: int) -> Conversation:
+    """The conversation with its identity and customer, which routing always needs, in
+    one query."""
+    return session.get_one(
+        Conversation,
+        conversation_id,
+        options=[joinedload(Conversation.identity).joinedload(ChannelIdentity.customer)],
+    )
 
 
 def _waiting(session: Session, conversation_id: int) -> list[Message]:
@@ -139,40 +99,6 @@ def _waiting(session: Session, conversation_id: int) -> list[Message]:
     )
 
 
-_NUMBERED = re.compile(r"^\s*(\d{1,2})\s*[.、:：)]?\s*")
-_ANSWER_NUMBER = re.compile(
-    r"^\s*(?:#|no\.?\s*|第)?\s*([1-9])\s*(?:號|个|個|項)?\s*[.!。！]?\s*$", re.I
-)
-
-
-def option_title(button: dict[str, Any]) -> str:
-    """A button's words without a number the bot already put in front ("1. 購物金")."""
-    return _NUMBERED.sub("", str(button.get("title", "")), count=1).strip()
-
-
-def numbered_options(buttons: Sequence[dict[str, Any]], language: Language) -> str:
-    """The options as lines a customer can answer by number, for channels without buttons."""
-    lines = [f"{index}. {option_title(button)}" for index, button in enumerate(buttons, start=1)]
-    return "\n".join([*lines, NUMBER_HINT[language]])
-
-
-def _as_typed(text: str, last_buttons: Sequence[dict[str, Any]]) -> str:
-    """A tapped button arrives as its title, and an SMS answer as the option's number or
-    its words; Rasa wants the button's payload."""
-    options = [button for button in last_buttons if button.get("payload")]
-    typed = text.strip()
-    for button in options:
-        if typed.lower() in {
-            str(button.get("title", "")).strip().lower(),
-            option_title(button).lower(),
-        }:
-            return str(button["payload"])
-    number = _ANSWER_NUMBER.match(typed)
-    if number and 1 <= int(number.group(1)) <= len(options):
-        return str(options[int(number.group(1)) - 1]["payload"])
-    return text
-
-
 def _last_bot_message(session: Session, conversation_id: int) -> Message | None:
     return session.scalar(
         select(Message)
@@ -180,35 +106,6 @@ def _last_bot_message(session: Session, conversation_id: int) -> Message | None:
         .order_by(Message.id.desc())
         .limit(1)
     )
-
-
-def reply_text(replies: Sequence[BotMessage], channel: Channel, language: Language) -> str:
-    """The bot's replies to one burst as one message (one notification, fewer SMS parts),
-    each reply once; over SMS with the options as numbered lines."""
-    texts = dict.fromkeys(reply.text.strip() for reply in replies if reply.text.strip())
-    text = "\n\n".join(texts)
-    buttons = [button for reply in replies for button in reply.buttons]
-    if buttons and channel is Channel.SMS:
-        text = f"{text}\n{numbered_options(buttons, language)}"
-    return text
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
-
-
-def turn_failure(
-    replies: Sequence[BotMessage], answer: str, previous: str | None
-) -> TurnFailure | None:
-    """Whether Rasa's replies to a turn would leave the customer silent or looping."""
-    texts = [reply.text.strip() for reply in replies if reply.text.strip()]
-    if not texts:
-        return TurnFailure.SILENT
-    if max(texts.count(text) for text in texts) >= STACKED_AT:
-        return TurnFailure.STACKED
-    if previous is not None and _words(answer) == _words(previous):
-        return TurnFailure.REPEATED
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,15 +130,19 @@ class Router:
         metrics: Metrics,
         clock: Callable[[], datetime],
         name: str = "router",
+        dispatcher: Dispatcher | None = None,
     ) -> None:
+        """With a `dispatcher`, replies go to it straight away rather than through the
+        outbox's next round."""
         self._factory, self._rasa, self._settings = factory, rasa, settings
         self._metrics, self._clock, self._name = metrics, clock, name
+        self._dispatcher = dispatcher
         # Longer than any Rasa call, so a turn is only taken over from a stopped gateway.
         self._turn_lease = timedelta(seconds=2 * settings.rasa_timeout_seconds + 5)
 
     def process(self, conversation_id: int) -> Routed:
         with session_scope(self._factory) as session:
-            conversation = session.get_one(Conversation, conversation_id)
+            conversation = _conversation(session, conversation_id)
             waiting = _waiting(session, conversation_id)
             if not waiting:
                 return Routed.NOTHING
@@ -249,7 +150,9 @@ class Router:
             channel = identity.channel
             if conversation.mode is ConversationMode.HUMAN:
                 self._mark_handled(session, waiting)
-                self._acknowledge_for_staff(session, conversation, waiting[-1])
+                acknowledge_for_staff(
+                    session, conversation, waiting[-1], settings=self._settings, now=self._clock()
+                )
                 self._metrics.inbound.labels(channel, "to_staff").inc(len(waiting))
                 return Routed.TO_STAFF
             if channel is Channel.SMS and identity.opted_out:
@@ -267,7 +170,7 @@ class Router:
             last = _last_bot_message(session, conversation_id)
             buttons = list((last.payload or {}).get("buttons", [])) if last is not None else []
             previous = last.text if last is not None and last.author is Author.BOT else None
-            text = "\n".join(_as_typed(message.text, buttons) for message in waiting)
+            text = "\n".join(as_typed(message.text, buttons) for message in waiting)
             # An answer to a pending survey ("😍", "非常滿意") may be lost on the NLU: the
             # gateway reads the score itself and hands Rasa the intent with its entity.
             score = parse_score(text) if not text.startswith("/") else None
@@ -321,22 +224,28 @@ class Router:
             )
             if not handled.rowcount:  # type: ignore[attr-defined]
                 return Routed.NOTHING
-            conversation = session.get_one(Conversation, conversation_id)
+            conversation = _conversation(session, conversation_id)
             author, buttons = Author.BOT, [button for reply in replies for button in reply.buttons]
             if failure is not None:
-                answer = self._hand_over_failed_turn(session, conversation, failure, now=now)
+                answer = hand_over_failed_turn(
+                    session, conversation, failure, settings=self._settings, now=now
+                )
                 author, buttons = Author.SYSTEM, []
-            send_text(
+            identity = conversation.identity
+            queued = send_text(
                 session,
                 key=f"reply:{ids[-1]}",
-                identity=conversation.identity,
+                identity=identity,
                 conversation=conversation,
                 text=answer,
                 purpose=MessagePurpose.REPLY,
                 author=author,
                 now=now,
                 buttons=buttons,
+                claim_for=self._claim_for(identity),
             )
+        if queued.claimed and self._dispatcher is not None:
+            self._dispatcher.take(identity, queued.claimed)
         if failure is not None:
             log.warning("conversation %d handed to staff: %s", conversation_id, failure.value)
             self._metrics.inbound.labels(channel, "failed").inc(len(ids))
@@ -345,68 +254,12 @@ class Router:
         self._metrics.inbound.labels(channel, "answered").inc(len(ids))
         return Routed.ANSWERED
 
-    def _hand_over_failed_turn(
-        self,
-        session: Session,
-        conversation: Conversation,
-        failure: TurnFailure,
-        *,
-        now: datetime,
-    ) -> str:
-        """Put the conversation in the staff queue; the apology, who answers and when."""
-        customer = conversation.identity.customer
-        ticket = next(iter(open_tickets(session, customer.id)), None)
-        request_handoff(
-            session,
-            conversation=conversation,
-            customer=customer,
-            reason=HandoffReason.BOT_FAILURE,
-            ticket=ticket,
-            now=now,
-            note=failure.value,
-        )
-        language = customer.language
-        text = say(BOT_FAILED, language, when=self._staff_answer_when(language, now))
-        if ticket is not None:
-            text += say(TICKET_REFERENCE, language, reference=ticket.reference)
-        return text
-
-    def _acknowledge_for_staff(
-        self, session: Session, conversation: Conversation, latest: Message
-    ) -> None:
-        """A customer who writes while waiting for staff, and has heard nothing from us for
-        a while, is told the message is with a colleague and when they answer."""
-        now = self._clock()
-        heard_from_us = session.scalar(
-            select(func.max(Message.created_at)).where(
-                Message.conversation_id == conversation.id,
-                Message.direction == Direction.OUTBOUND,
-            )
-        )
-        if heard_from_us is not None and now - heard_from_us < STAFF_ACKNOWLEDGED_FOR:
-            return
-        language = conversation.identity.customer.language
-        send_text(
-            session,
-            key=f"with-staff:{latest.id}",
-            identity=conversation.identity,
-            conversation=conversation,
-            text=say(WITH_STAFF, language, when=self._staff_answer_when(language, now)),
-            purpose=MessagePurpose.REPLY,
-            author=Author.SYSTEM,
-            now=now,
-        )
-
-    def _staff_answer_when(self, language: Language, now: datetime) -> str:
-        hours = self._settings.opening_hours
-        if hours.is_open(now):
-            return say(STAFF_REPLY_SOON, language, minutes=str(self._settings.handoff_wait_minutes))
-        return say(
-            STAFF_REPLY_LATER,
-            language,
-            opening=format_datetime(hours.next_opening(now), language),
-            hours=format_business_hours(hours, language),
-        )
+    def _claim_for(self, identity: ChannelIdentity) -> str | None:
+        """Who sends a reply to `identity` at once: the dispatcher, when there is one and
+        the sending rules let the reply go."""
+        if self._dispatcher is None or consent_refusal(identity, MessagePurpose.REPLY):
+            return None
+        return self._dispatcher.claimant
 
     def _forget_failed_turn(self, rasa_sender: str) -> None:
         """Leave Rasa's tracker listening, so a loop does not start again when staff hand
@@ -419,7 +272,7 @@ class Router:
     def hold(self, conversation_id: int) -> bool:
         """Queue the holding reply, once per outage: keyed by the oldest waiting message."""
         with session_scope(self._factory) as session:
-            conversation = session.get_one(Conversation, conversation_id)
+            conversation = _conversation(session, conversation_id)
             waiting = _waiting(session, conversation_id)
             if not waiting or conversation.mode is ConversationMode.HUMAN:
                 return False
@@ -457,7 +310,7 @@ class Router:
                 .distinct()
             ).all()
             for conversation_id in overdue:
-                conversation = session.get_one(Conversation, conversation_id)
+                conversation = _conversation(session, conversation_id)
                 ids = [message.id for message in _waiting(session, conversation_id)]
                 claimed = session.execute(
                     update(Message)
@@ -471,8 +324,12 @@ class Router:
                     key=f"reply:{ids[-1]}",
                     identity=conversation.identity,
                     conversation=conversation,
-                    text=self._hand_over_failed_turn(
-                        session, conversation, TurnFailure.OVERDUE, now=now
+                    text=hand_over_failed_turn(
+                        session,
+                        conversation,
+                        TurnFailure.OVERDUE,
+                        settings=self._settings,
+                        now=now,
                     ),
                     purpose=MessagePurpose.REPLY,
                     author=Author.SYSTEM,

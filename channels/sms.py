@@ -11,9 +11,9 @@ from twilio.request_validator import RequestValidator
 
 from channels.inbound import Inbound, MalformedPayload, Stored
 from channels.keywords import Keyword, sms_keyword
-from channels.routing import send_text
+from channels.outgoing import send_text
 from channels.texts import SMS_HELP, SMS_OPTED_IN, SMS_OPTED_OUT, say
-from crm_store import outbox
+from crm_store import outbox_results
 from crm_store.consent import set_consent
 from crm_store.models import (
     Author,
@@ -140,7 +140,7 @@ def record_status(session: Session, params: Mapping[str, str], *, now: datetime)
     error_code = params.get("ErrorCode") or None
     if error_code is not None and not _ERROR_CODE.fullmatch(error_code):
         raise MalformedPayload("ErrorCode is not a Twilio error code")
-    row = outbox.record_delivery_status(
+    row = outbox_results.record_delivery_status(
         session, provider_id=sid, status=status, error_code=error_code, now=now
     )
     if row is None:

@@ -26,8 +26,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels.outgoing import send_text
 from channels.rasa_client import RasaClient, RasaUnavailable
-from channels.routing import send_text, sender_id
+from channels.routing import sender_id
 from console import auth, charts
 from console.texts import CANNED, HANDED_BACK, translator
 from crm_store import campaigns, handoffs, reports, segments

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.routing import send_text
+from channels.outgoing import send_text
 from console.texts import PARKED
 from crm_store import handoffs
 from crm_store.db import session_scope

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import (
     Author,
@@ -46,6 +46,8 @@ class Queued:
 
     new: bool
     message: Message | None = None
+    # The rows, when they were queued already claimed (see `enqueue`'s `claim_for`).
+    claimed: tuple[Claimed, ...] = ()
 
 
 def enqueue(
@@ -62,12 +64,17 @@ def enqueue(
     not_before: datetime | None = None,
     campaign_id: int | None = None,
     staff_user_id: int | None = None,
+    claim_for: str | None = None,
 ) -> Queued:
     """Queue one message, sent as `parts` (already split to the channel's limits).
 
     The whole text goes into the conversation's transcript as one message; each part
     is an outbox row keyed ``key`` (``key:2``, ``key:3`` for the rest). When `key` was
     queued before, nothing changes and the result says so.
+
+    With `claim_for` (a dispatcher's name), the rows are queued already claimed for it,
+    so a reply goes out without waiting for a dispatcher's round; unless something
+    queued earlier for this identity is still unsent, which must go first.
     """
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
         return Queued(new=False)
@@ -89,8 +96,10 @@ def enqueue(
         session.add(message)
         conversation.last_message_at = now
         session.flush()
+    claimed = claim_for is not None and not unsent_for(session, identity.id)
+    rows = []
     for number, part in enumerate(parts, start=1):
-        session.add(
+        rows.append(
             OutboxMessage(
                 idempotency_key=key if number == 1 else f"{key}:{number}",
                 customer_id=identity.customer_id,
@@ -103,13 +112,33 @@ def enqueue(
                 payload=payload if number == len(parts) else None,
                 campaign_id=campaign_id,
                 message_id=None if message is None else message.id,
-                status=OutboxStatus.PENDING,
+                status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
+                claimed_by=claim_for if claimed else None,
+                claimed_at=now if claimed else None,
                 not_before=not_before,
                 created_at=now,
             )
         )
+    session.add_all(rows)
     session.flush()
-    return Queued(new=True, message=message)
+    return Queued(
+        new=True, message=message, claimed=tuple(_claimed(row) for row in rows) if claimed else ()
+    )
+
+
+def unsent_for(session: Session, identity_id: int) -> bool:
+    """Whether anything queued for `identity_id` is still waiting or going out."""
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.identity_id == identity_id,
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +171,16 @@ def claim_due(
     On PostgreSQL the rows are locked with SKIP LOCKED, so dispatchers never wait on
     each other; SQLite has one writer at a time, which gives the same guarantee.
     """
+    going_out = aliased(OutboxMessage)
     due = select(OutboxMessage.id).where(
-        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.not_before <= now,
+        # One customer's messages in order: none overtakes an earlier one still going out.
+        ~exists().where(
+            going_out.identity_id == OutboxMessage.identity_id,
+            going_out.status == OutboxStatus.SENDING,
+            going_out.id < OutboxMessage.id,
+        ),
     )
     if purposes is not None:
         due = due.where(OutboxMessage.purpose.in_(purposes))
@@ -165,22 +202,22 @@ def claim_due(
         .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
     )
-    return [
-        Claimed(
-            outbox_id=row.id,
-            identity_id=row.identity_id or 0,
-            customer_id=row.customer_id,
-            purpose=row.purpose,
-            body=row.body,
-            payload=row.payload,
-            attempts=row.attempts,
-            campaign_id=row.campaign_id,
-            interrupted=_interrupted(row),
-            created_at=row.created_at,
-        )
-        for row in rows
-        if row.status == OutboxStatus.SENDING
-    ]
+    return [_claimed(row) for row in rows if row.status == OutboxStatus.SENDING]
+
+
+def _claimed(row: OutboxMessage) -> Claimed:
+    return Claimed(
+        outbox_id=row.id,
+        identity_id=row.identity_id or 0,
+        customer_id=row.customer_id,
+        purpose=row.purpose,
+        body=row.body,
+        payload=row.payload,
+        attempts=row.attempts or 0,
+        campaign_id=row.campaign_id,
+        interrupted=interrupted(row),
+        created_at=row.created_at,
+    )
 
 
 INTERRUPTED = "interrupted while sending"
@@ -242,161 +279,6 @@ def next_due(
     return session.scalar(query)
 
 
-def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
-    return None if row.message_id is None else session.get(Message, row.message_id)
-
-
-# What became of a claimed row is recorded only while its dispatcher still holds the
-# claim: after a lease ran out, the row is another dispatcher's, whose record stands.
-
-
-class ClaimLost(Exception):
-    """The row is no longer this dispatcher's; nothing was recorded."""
-
-    def __init__(self, outbox_id: int, worker: str) -> None:
-        super().__init__(f"outbox row {outbox_id} is no longer claimed by {worker}")
-        self.outbox_id, self.worker = outbox_id, worker
-
-
-def _owned(session: Session, outbox_id: int, *, worker: str, now: datetime) -> OutboxMessage:
-    """The row while `worker` holds its claim, else `ClaimLost`. The conditional UPDATE
-    that checks the claim locks the row, so it cannot change hands before the commit."""
-    if not touch(session, outbox_id, worker=worker, now=now):
-        raise ClaimLost(outbox_id, worker)
-    return session.get_one(OutboxMessage, outbox_id, populate_existing=True)
-
-
-def _note(row: OutboxMessage, error: str) -> None:
-    """Record why the row waits, keeping the mark of an interrupted send: until the row
-    is sent, the provider is asked first whether it went out."""
-    row.last_error = f"{INTERRUPTED}: {error}" if _interrupted(row) else error
-
-
-def _interrupted(row: OutboxMessage) -> bool:
+def interrupted(row: OutboxMessage) -> bool:
+    """Whether the row's last send was cut off: the provider must be asked first."""
     return (row.last_error or "").startswith(INTERRUPTED)
-
-
-def mark_sent(
-    session: Session, outbox_id: int, *, worker: str, provider_id: str | None, now: datetime
-) -> None:
-    row = _owned(session, outbox_id, worker=worker, now=now)
-    row.status = OutboxStatus.SENT
-    row.sent_at = now
-    row.attempts += 1
-    row.provider_message_id = provider_id
-    row.last_error = None
-    message = _transcript_entry(session, row)
-    if message is not None:
-        message.delivery_status = DeliveryStatus.SENT
-        message.status_changed_at = now
-        if message.channel_message_id is None:
-            message.channel_message_id = provider_id
-
-
-def mark_retry(
-    session: Session,
-    outbox_id: int,
-    *,
-    worker: str,
-    error: str,
-    now: datetime,
-    retry_at: datetime,
-    max_attempts: int,
-) -> bool:
-    """Try again at `retry_at`, and hold the customer's other messages until then too.
-
-    The provider asked us to wait for this customer (or cannot take messages now), so
-    nothing else to them goes first; they keep their order by priority and age.
-    Returns False, and fails the row, once `max_attempts` are used up.
-    """
-    row = _owned(session, outbox_id, worker=worker, now=now)
-    row.attempts += 1
-    _note(row, error)
-    if row.attempts >= max_attempts:
-        _fail(session, row, error=error, now=now)
-        return False
-    row.status = OutboxStatus.PENDING
-    row.claimed_by = None
-    row.claimed_at = None
-    row.not_before = retry_at
-    session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.identity_id == row.identity_id,
-            OutboxMessage.id != row.id,
-            OutboxMessage.not_before < retry_at,
-            # Rows another dispatcher is sending right now are its business.
-            or_(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                and_(
-                    OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker
-                ),
-            ),
-        )
-        .values(status=OutboxStatus.PENDING, not_before=retry_at, claimed_by=None, claimed_at=None)
-    )
-    return True
-
-
-def hold(
-    session: Session, outbox_id: int, *, worker: str, until: datetime, reason: str, now: datetime
-) -> None:
-    """Not now (the customer's quiet hours): back in the queue until `until`, no attempt used."""
-    row = _owned(session, outbox_id, worker=worker, now=now)
-    row.status = OutboxStatus.PENDING
-    row.not_before = until
-    row.claimed_by = None
-    row.claimed_at = None
-    _note(row, reason)
-
-
-def mark_failed(
-    session: Session, outbox_id: int, *, worker: str, error: str, now: datetime
-) -> None:
-    _fail(session, _owned(session, outbox_id, worker=worker, now=now), error=error, now=now)
-
-
-def mark_cancelled(
-    session: Session, outbox_id: int, *, worker: str, reason: str, now: datetime
-) -> None:
-    """Not sent because a sending rule said no (opted out, unreachable, no consent)."""
-    row = _owned(session, outbox_id, worker=worker, now=now)
-    _fail(session, row, error=reason, now=now)
-    row.status = OutboxStatus.CANCELLED
-
-
-def _fail(session: Session, row: OutboxMessage, *, error: str, now: datetime) -> None:
-    row.status = OutboxStatus.FAILED
-    row.last_error = error
-    message = _transcript_entry(session, row)
-    if message is not None:
-        message.delivery_status = DeliveryStatus.FAILED
-        message.error_code = error[:32]
-        message.status_changed_at = now
-
-
-def record_delivery_status(
-    session: Session,
-    *,
-    provider_id: str,
-    status: DeliveryStatus,
-    error_code: str | None,
-    now: datetime,
-) -> OutboxMessage | None:
-    """A provider's delivery report for a message it accepted; None when it is not ours."""
-    row = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_id).limit(1)
-    )
-    if row is None:
-        return None
-    message = _transcript_entry(session, row)
-    if message is not None:
-        message.delivery_status = status
-        message.error_code = error_code
-        message.status_changed_at = now
-    if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
-        row.delivered_at = row.delivered_at or now
-    if status is DeliveryStatus.FAILED:
-        row.status = OutboxStatus.FAILED
-        row.last_error = f"provider reported failure {error_code or ''}".strip()
-    return row

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.routing import send_text
+from channels.outgoing import send_text
 from crm_store.customers import customers_with_birthday_today, lapsed_customers, zone
 from crm_store.models import (
     Author,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.routing import send_text
+from channels.outgoing import send_text
 from crm_store.models import (
     AuditLog,
     Author,

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.inbound import Inbound, store_inbound
 from channels.metrics import Metrics
 from channels.rasa_client import BotMessage, RasaClient
-from channels.routing import Routed, Router, turn_failure
+from channels.routing import Routed, Router
+from channels.turns import turn_failure
 from crm_store.models import (
     Author,
     Channel,

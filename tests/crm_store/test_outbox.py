@@ -28,20 +28,15 @@ from crm_store.models import (
     OutboxMessage,
     OutboxStatus,
 )
-from crm_store.outbox import (
+from crm_store.outbox import Queued, claim_due, enqueue, next_due, release_stale, touch
+from crm_store.outbox_results import (
     ClaimLost,
-    Queued,
-    claim_due,
-    enqueue,
     hold,
     mark_cancelled,
     mark_failed,
     mark_retry,
     mark_sent,
-    next_due,
     record_delivery_status,
-    release_stale,
-    touch,
 )
 from tests.conftest import POSTGRES_URL, _postgres_admin
 from tests.factories import utc
@@ -212,10 +207,38 @@ def test_claim_due_takes_replies_before_marketing_then_earliest_then_oldest(
 
     order: list[str] = []
     for _ in range(6):
-        claimed = claim_due(session, worker="w1", now=NOW, limit=1)
+        for claimed in claim_due(session, worker="w1", now=NOW, limit=1):
+            sent = session.get_one(OutboxMessage, claimed.outbox_id)
+            order.append(sent.idempotency_key)
+            sent.status = OutboxStatus.SENT  # as its dispatcher would, before the next round
         session.commit()
-        order.extend(session.get_one(OutboxMessage, c.outbox_id).idempotency_key for c in claimed)
     assert order == ["reply-a", "reply-b", "late-reply", "shipped", "ad"]
+
+
+def test_claim_due_never_lets_a_customers_row_overtake_one_still_going_out(
+    session: Session,
+) -> None:
+    identity = new_identity(session)
+    other = new_identity(session, "+886912000002")
+    queue(session, identity, "first", not_before=NOW - MINUTE)
+    queue(session, identity, "second", not_before=NOW - MINUTE)
+    queue(session, other, "someone-else")
+    session.commit()
+    first = claim_due(session, worker="w1", now=NOW, limit=1)
+    session.commit()
+
+    # Another dispatcher, meanwhile: the first row is still going out.
+    taken = claim_due(session, worker="w2", now=NOW, limit=10)
+    session.commit()
+    assert [session.get_one(OutboxMessage, c.outbox_id).idempotency_key for c in taken] == [
+        "someone-else"
+    ]
+    session.get_one(OutboxMessage, first[0].outbox_id).status = OutboxStatus.SENT
+    session.commit()
+    taken = claim_due(session, worker="w2", now=NOW, limit=10)
+    assert [session.get_one(OutboxMessage, c.outbox_id).idempotency_key for c in taken] == [
+        "second"
+    ]
 
 
 def test_claim_due_with_a_limit_takes_the_most_urgent_rows(session: Session) -> None:
@@ -254,6 +277,7 @@ def test_claim_due_skips_rows_not_yet_due(session: Session) -> None:
     assert [c.body for c in claimed] == ["hello"]
     assert claimed[0].outbox_id == row(session, "now").id
     assert row(session, "later").status is OutboxStatus.PENDING
+    row(session, "now").status = OutboxStatus.SENT
     assert claim_due(session, worker="w1", now=NOW + MINUTE, limit=10)[0].outbox_id == (
         row(session, "later").id
     )
@@ -287,10 +311,12 @@ def test_claim_due_on_an_empty_outbox_is_empty(session: Session) -> None:
 def test_release_stale_returns_only_rows_older_than_the_lease_to_pending(
     session: Session,
 ) -> None:
+    # Three customers: one customer's later row would wait behind its row going out.
     identity = new_identity(session)
+    second, third = new_identity(session, "+886912000002"), new_identity(session, "+886912000003")
     queue(session, identity, "old")
-    queue(session, identity, "fresh")
-    queue(session, identity, "sent")
+    queue(session, second, "fresh")
+    queue(session, third, "sent")
     queue(session, identity, "waiting", not_before=NOW + 60 * MINUTE)
     session.commit()
     claim_due(session, worker="dead", now=NOW, limit=1)  # "old"

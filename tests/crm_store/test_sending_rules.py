@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from crm_store import outbox
+from crm_store import outbox, outbox_results
 from crm_store.consent import set_consent
 from crm_store.models import Author, Campaign, CampaignKind, MessagePurpose
 from crm_store.sending_rules import SendingPolicy, quiet_until, verdict
@@ -101,7 +101,7 @@ def test_the_frequency_cap_counts_marketing_sent_in_the_window(session: Session)
             campaign_id=campaign_id,
         )
         claimed = outbox.claim_due(session, worker="w", now=sent_at, limit=1)
-        outbox.mark_sent(
+        outbox_results.mark_sent(
             session, claimed[0].outbox_id, worker="w", provider_id=f"SM{number}", now=sent_at
         )
 

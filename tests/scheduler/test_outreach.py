@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store import campaigns, outbox
+from crm_store import campaigns, outbox, outbox_results
 from crm_store.consent import set_consent
 from crm_store.models import (
     CampaignStatus,
@@ -255,9 +255,9 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
     outbox.claim_due(session, worker="w", now=now + timedelta(hours=1), limit=10)
     for row in rows:
         if row.customer_id == leaving.id:
-            outbox.mark_cancelled(session, row.id, worker="w", reason="opted out", now=now)
+            outbox_results.mark_cancelled(session, row.id, worker="w", reason="opted out", now=now)
         else:
-            outbox.mark_sent(
+            outbox_results.mark_sent(
                 session, row.id, worker="w", provider_id=f"SM{row.id}", now=now + timedelta(hours=1)
             )
     record_order(
@@ -307,7 +307,7 @@ def test_a_purchase_after_a_win_back_message_counts_as_won_back(session: Session
     assert builtin.plan_winback(session, now=now, settings=SETTINGS) == 2
     outbox.claim_due(session, worker="w", now=now, limit=10)
     for row in queued(session, "winback:"):
-        outbox.mark_sent(session, row.id, worker="w", provider_id=f"SM{row.id}", now=now)
+        outbox_results.mark_sent(session, row.id, worker="w", provider_id=f"SM{row.id}", now=now)
     record_order(
         session,
         customer=gone,

@@ -1,0 +1,188 @@
+"""What became of a claimed outbox row: sent, retried, held, failed or cancelled, and
+the provider's later delivery reports; each mirrored on the transcript's line.
+
+What became of a claimed row is recorded only while its dispatcher still holds the
+claim: after a lease ran out, the row is another dispatcher's, whose record stands.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm_store.models import DeliveryStatus, Message, OutboxMessage, OutboxStatus
+from crm_store.outbox import INTERRUPTED, interrupted, touch
+
+
+def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
+    return None if row.message_id is None else session.get(Message, row.message_id)
+
+
+class ClaimLost(Exception):
+    """The row is no longer this dispatcher's; nothing was recorded."""
+
+    def __init__(self, outbox_id: int, worker: str) -> None:
+        super().__init__(f"outbox row {outbox_id} is no longer claimed by {worker}")
+        self.outbox_id, self.worker = outbox_id, worker
+
+
+def _owned(session: Session, outbox_id: int, *, worker: str, now: datetime) -> OutboxMessage:
+    """The row while `worker` holds its claim, else `ClaimLost`. The conditional UPDATE
+    that checks the claim locks the row, so it cannot change hands before the commit."""
+    if not touch(session, outbox_id, worker=worker, now=now):
+        raise ClaimLost(outbox_id, worker)
+    return session.get_one(OutboxMessage, outbox_id, populate_existing=True)
+
+
+def _note(row: OutboxMessage, error: str) -> None:
+    """Record why the row waits, keeping the mark of an interrupted send: until the row
+    is sent, the provider is asked first whether it went out."""
+    row.last_error = f"{INTERRUPTED}: {error}" if interrupted(row) else error
+
+
+def mark_sent(
+    session: Session, outbox_id: int, *, worker: str, provider_id: str | None, now: datetime
+) -> None:
+    """Record the row as sent, and its transcript line, in two statements (this is on
+    every reply's path); `ClaimLost` when `worker` no longer holds the row."""
+    sent = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            attempts=OutboxMessage.attempts + 1,
+            provider_message_id=provider_id,
+            last_error=None,
+        )
+        .returning(OutboxMessage.message_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if sent is None:
+        raise ClaimLost(outbox_id, worker)
+    if sent.message_id is not None:
+        session.execute(
+            update(Message)
+            .where(Message.id == sent.message_id)
+            .values(
+                delivery_status=DeliveryStatus.SENT,
+                status_changed_at=now,
+                channel_message_id=func.coalesce(Message.channel_message_id, provider_id),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def mark_retry(
+    session: Session,
+    outbox_id: int,
+    *,
+    worker: str,
+    error: str,
+    now: datetime,
+    retry_at: datetime,
+    max_attempts: int,
+) -> bool:
+    """Try again at `retry_at`, and hold the customer's other messages until then too.
+
+    The provider asked us to wait for this customer (or cannot take messages now), so
+    nothing else to them goes first; they keep their order by priority and age.
+    Returns False, and fails the row, once `max_attempts` are used up.
+    """
+    row = _owned(session, outbox_id, worker=worker, now=now)
+    row.attempts += 1
+    _note(row, error)
+    if row.attempts >= max_attempts:
+        _fail(session, row, error=error, now=now)
+        return False
+    row.status = OutboxStatus.PENDING
+    row.claimed_by = None
+    row.claimed_at = None
+    row.not_before = retry_at
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.identity_id == row.identity_id,
+            OutboxMessage.id != row.id,
+            OutboxMessage.not_before < retry_at,
+            # Rows another dispatcher is sending right now are its business.
+            or_(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                and_(
+                    OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker
+                ),
+            ),
+        )
+        .values(status=OutboxStatus.PENDING, not_before=retry_at, claimed_by=None, claimed_at=None)
+    )
+    return True
+
+
+def hold(
+    session: Session, outbox_id: int, *, worker: str, until: datetime, reason: str, now: datetime
+) -> None:
+    """Not now (the customer's quiet hours): back in the queue until `until`, no attempt used."""
+    row = _owned(session, outbox_id, worker=worker, now=now)
+    row.status = OutboxStatus.PENDING
+    row.not_before = until
+    row.claimed_by = None
+    row.claimed_at = None
+    _note(row, reason)
+
+
+def mark_failed(
+    session: Session, outbox_id: int, *, worker: str, error: str, now: datetime
+) -> None:
+    _fail(session, _owned(session, outbox_id, worker=worker, now=now), error=error, now=now)
+
+
+def mark_cancelled(
+    session: Session, outbox_id: int, *, worker: str, reason: str, now: datetime
+) -> None:
+    """Not sent because a sending rule said no (opted out, unreachable, no consent)."""
+    row = _owned(session, outbox_id, worker=worker, now=now)
+    _fail(session, row, error=reason, now=now)
+    row.status = OutboxStatus.CANCELLED
+
+
+def _fail(session: Session, row: OutboxMessage, *, error: str, now: datetime) -> None:
+    row.status = OutboxStatus.FAILED
+    row.last_error = error
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.error_code = error[:32]
+        message.status_changed_at = now
+
+
+def record_delivery_status(
+    session: Session,
+    *,
+    provider_id: str,
+    status: DeliveryStatus,
+    error_code: str | None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """A provider's delivery report for a message it accepted; None when it is not ours."""
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_id).limit(1)
+    )
+    if row is None:
+        return None
+    message = _transcript_entry(session, row)
+    if message is not None:
+        message.delivery_status = status
+        message.error_code = error_code
+        message.status_changed_at = now
+    if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+        row.delivered_at = row.delivered_at or now
+    if status is DeliveryStatus.FAILED:
+        row.status = OutboxStatus.FAILED
+        row.last_error = f"provider reported failure {error_code or ''}".strip()
+    return row
