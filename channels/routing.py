@@ -40,7 +40,7 @@ from channels.texts import (
     HOLDING_REPLY,
 )
 from channels.turns import TurnFailure, as_typed, reply_text, turn_failure
-from crm_store.conversations import end_turn, take_turn
+from crm_store.conversations import end_turn, keep_turn, take_turn
 from crm_store.db import session_scope
 from crm_store.models import (
     Author,
@@ -138,7 +138,7 @@ class Router:
         self._metrics, self._clock, self._name = metrics, clock, name
         self._dispatcher = dispatcher
         # Longer than any Rasa call, so a turn is only taken over from a stopped gateway.
-        self._turn_lease = timedelta(seconds=2 * settings.rasa_timeout_seconds + 5)
+        self._turn_lease = timedelta(seconds=settings.rasa_timeout_seconds + 10)
 
     def process(self, conversation_id: int) -> Routed:
         with session_scope(self._factory) as session:
@@ -270,8 +270,20 @@ class Router:
             log.warning("could not reset the tracker of %s: %s", rasa_sender, error)
 
     def hold(self, conversation_id: int) -> bool:
-        """Queue the holding reply, once per outage: keyed by the oldest waiting message."""
+        """Queue the holding reply, once per outage: keyed by the oldest waiting message.
+
+        Only while this router still has the conversation's turn: renewing it locks the
+        conversation, so the answer's transaction (which gives the turn back) cannot slip
+        in between, and the holding reply never follows the answer."""
         with session_scope(self._factory) as session:
+            if not keep_turn(
+                session,
+                conversation_id,
+                answerer=self._name,
+                now=self._clock(),
+                lease=self._turn_lease,
+            ):
+                return False
             conversation = _conversation(session, conversation_id)
             waiting = _waiting(session, conversation_id)
             if not waiting or conversation.mode is ConversationMode.HUMAN:

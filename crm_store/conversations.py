@@ -103,6 +103,19 @@ def take_turn(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def keep_turn(
+    session: Session, conversation_id: int, *, answerer: str, now: datetime, lease: timedelta
+) -> bool:
+    """Renew `answerer`'s turn until `now + lease`; False when it holds the turn no more."""
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.answered_by == answerer)
+        .values(answering_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def end_turn(session: Session, conversation_id: int, *, answerer: str) -> None:
     """Give the turn back (nothing happens when `answerer` no longer holds it)."""
     session.execute(

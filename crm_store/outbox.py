@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from crm_store.db import savepoint
 from crm_store.models import (
     Author,
     ChannelIdentity,
@@ -78,52 +80,59 @@ def enqueue(
     """
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
         return Queued(new=False)
-    not_before = not_before or now
-    message = None
-    if conversation is not None:
-        message = Message(
-            conversation_id=conversation.id,
-            direction=Direction.OUTBOUND,
-            author=author,
-            staff_user_id=staff_user_id,
-            channel=identity.channel,
-            text="\n".join(parts),
-            payload=payload,
-            delivery_status=DeliveryStatus.QUEUED,
-            status_changed_at=now,
-            created_at=now,
-        )
-        session.add(message)
-        conversation.last_message_at = now
-        session.flush()
-    claimed = claim_for is not None and not unsent_for(session, identity.id)
-    rows = []
-    for number, part in enumerate(parts, start=1):
-        rows.append(
-            OutboxMessage(
-                idempotency_key=key if number == 1 else f"{key}:{number}",
-                customer_id=identity.customer_id,
-                identity_id=identity.id,
-                channel=identity.channel,
-                purpose=purpose,
-                priority=PRIORITY[purpose],
-                body=part,
-                # Buttons go with the last part, under the text they answer.
-                payload=payload if number == len(parts) else None,
-                campaign_id=campaign_id,
-                message_id=None if message is None else message.id,
-                status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
-                claimed_by=claim_for if claimed else None,
-                claimed_at=now if claimed else None,
-                not_before=not_before,
-                created_at=now,
+    try:
+        # A concurrent transaction can queue the same key after the look above.
+        with savepoint(session):
+            not_before = not_before or now
+            message = None
+            if conversation is not None:
+                message = Message(
+                    conversation_id=conversation.id,
+                    direction=Direction.OUTBOUND,
+                    author=author,
+                    staff_user_id=staff_user_id,
+                    channel=identity.channel,
+                    text="\n".join(parts),
+                    payload=payload,
+                    delivery_status=DeliveryStatus.QUEUED,
+                    status_changed_at=now,
+                    created_at=now,
+                )
+                session.add(message)
+                conversation.last_message_at = now
+                session.flush()
+            claimed = claim_for is not None and not unsent_for(session, identity.id)
+            rows = []
+            for number, part in enumerate(parts, start=1):
+                rows.append(
+                    OutboxMessage(
+                        idempotency_key=key if number == 1 else f"{key}:{number}",
+                        customer_id=identity.customer_id,
+                        identity_id=identity.id,
+                        channel=identity.channel,
+                        purpose=purpose,
+                        priority=PRIORITY[purpose],
+                        body=part,
+                        # Buttons go with the last part, under the text they answer.
+                        payload=payload if number == len(parts) else None,
+                        campaign_id=campaign_id,
+                        message_id=None if message is None else message.id,
+                        status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
+                        claimed_by=claim_for if claimed else None,
+                        claimed_at=now if claimed else None,
+                        not_before=not_before,
+                        created_at=now,
+                    )
+                )
+            session.add_all(rows)
+            session.flush()
+            return Queued(
+                new=True,
+                message=message,
+                claimed=tuple(_claimed(row) for row in rows) if claimed else (),
             )
-        )
-    session.add_all(rows)
-    session.flush()
-    return Queued(
-        new=True, message=message, claimed=tuple(_claimed(row) for row in rows) if claimed else ()
-    )
+    except IntegrityError:
+        return Queued(new=False)
 
 
 def unsent_for(session: Session, identity_id: int) -> bool:

@@ -80,7 +80,7 @@ def test_a_turn_left_by_a_stopped_gateway_runs_out(
     rasa.release_first_call.set()
     customer = Customer(session_factory, Channel.SMS, open_ticket=False)
     conversation_id = customer.writes("hello?")
-    lease = timedelta(seconds=2 * SETTINGS.rasa_timeout_seconds + 5)
+    lease = timedelta(seconds=SETTINGS.rasa_timeout_seconds + 10)
     with session_factory() as session, session.begin():  # a gateway killed mid-turn
         assert take_turn(session, conversation_id, answerer="gw-dead", now=now(), lease=lease)
 
@@ -95,3 +95,24 @@ def test_a_turn_left_by_a_stopped_gateway_runs_out(
         )
     assert survivor.process(conversation_id) is Routed.ANSWERED
     assert [reply.text for reply in customer.replies(conversation_id)] == ["you said: hello?"]
+
+
+def test_no_holding_reply_once_the_answer_is_in(session_factory: sessionmaker[Session]) -> None:
+    """The holding reply is queued while the turn is still out at Rasa; a late one (the
+    answer's transaction came first) would reach the customer after the answer."""
+    rasa = SlowRasa()
+    router = gateway(session_factory, rasa, "gw-1")
+    customer = Customer(session_factory, Channel.TELEGRAM, open_ticket=False)
+    conversation_id = customer.writes("is the shop open on sunday")
+    answering = threading.Thread(target=router.process, args=(conversation_id,))
+    answering.start()
+    assert rasa.in_first_call.wait(10)
+    assert router.hold(conversation_id)  # still at Rasa: the customer hears we are on it
+    rasa.release_first_call.set()
+    answering.join(10)
+
+    customer.writes("and on monday?")
+    assert not router.hold(conversation_id)  # not this router's turn now
+    assert [reply.text for reply in customer.replies(conversation_id)][1:] == [
+        "you said: is the shop open on sunday"
+    ]

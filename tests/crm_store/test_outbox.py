@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -776,3 +776,40 @@ def test_a_row_interrupted_mid_send_is_checked_with_the_provider_until_it_is_sen
     mark_sent(session, third.outbox_id, worker="w", provider_id="SM1", now=later)
     reloaded(session)
     assert row(session, "m").last_error is None
+
+
+def test_a_key_queued_by_a_concurrent_transaction_meanwhile_is_not_queued_again(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two gateways queue the same holding reply at once: the second to commit finds the
+    key taken when it inserts (after its own look found nothing), and queues nothing."""
+    with session_factory() as setup, setup.begin():
+        identity_id, conversation_id = (item.id for item in talk(setup))
+
+    def the_other_gateway_queues_it() -> None:
+        with session_factory() as other, other.begin():
+            queue(other, other.get_one(ChannelIdentity, identity_id), "holding:7")
+
+    with session_factory() as session, session.begin():
+        identity = session.get_one(ChannelIdentity, identity_id)
+        conversation = session.get_one(Conversation, conversation_id)
+        before = count(session, Message)
+        engine = session.get_bind()
+
+        looked: list[str] = []
+
+        def after_the_look(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if not looked and "idempotency_key" in statement and statement.startswith("SELECT"):
+                looked.append(statement)
+                the_other_gateway_queues_it()
+
+        event.listen(engine, "after_cursor_execute", after_the_look)
+        try:
+            queued = queue(session, identity, "holding:7", conversation=conversation)
+        finally:
+            event.remove(engine, "after_cursor_execute", after_the_look)
+        assert looked
+        assert queued == Queued(new=False)
+    with session_factory() as session:
+        assert count(session, OutboxMessage) == 1
+        assert count(session, Message) == before  # ours went with the rolled-back savepoint

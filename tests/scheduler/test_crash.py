@@ -32,7 +32,7 @@ from crm_store.models import (
 )
 from tests.factories import bulk_customers, consenting_sms_rows, make_staff, scheduled_campaign
 from tests.fakes import FakeTwilio
-from tests.processes import ROOT
+from tests.processes import ROOT, stop
 
 RECIPIENTS = 10_000
 SHOP_NUMBER = "+15005550006"
@@ -84,13 +84,7 @@ def scheduler(
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
 
 
 def wait_for(condition: object, *, timeout: float, what: str, log: Path) -> None:
