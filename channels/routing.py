@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 class Routed(enum.Enum):
     NOTHING = "nothing"  # no waiting messages
     ANSWERED = "answered"  # Rasa answered; the reply is in the outbox
+    SENDING = "sending"  # Rasa answered; the dispatcher is sending the reply already
     TO_STAFF = "to_staff"  # a person has the conversation
     SILENCED = "silenced"  # an opted-out SMS number: stored, never answered
     RASA_DOWN = "rasa_down"  # left waiting for Rasa
@@ -252,7 +253,7 @@ class Router:
             self._forget_failed_turn(turn.rasa_sender)
             return Routed.FAILED
         self._metrics.inbound.labels(channel, "answered").inc(len(ids))
-        return Routed.ANSWERED
+        return Routed.SENDING if queued.claimed and self._dispatcher else Routed.ANSWERED
 
     def _claim_for(self, identity: ChannelIdentity) -> str | None:
         """Who sends a reply to `identity` at once: the dispatcher, when there is one and
