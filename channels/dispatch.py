@@ -101,13 +101,11 @@ class Dispatcher:
         try:
             while True:
                 try:
-                    sent = await self.dispatch_once()
+                    if not await self.dispatch_once():
+                        await self._sleep_until_due()
                 except Exception:  # a database hiccup must not stop sending for good
                     log.exception("dispatch failed; trying again")
-                    sent = 0
-                if sent:
-                    continue
-                await self._sleep_until_due()
+                    await asyncio.sleep(self._poll_interval)
         finally:
             self._loop = None
 
