@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,7 +66,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stale_checked: datetime | None = None
-        self._taken: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._in_flight = 0  # rows claimed by this dispatcher and not yet recorded
 
     @property
     def claimant(self) -> str | None:
@@ -83,14 +85,28 @@ class Dispatcher:
         loop.call_soon_threadsafe(self._send_taken, identity, list(rows))
 
     def _send_taken(self, identity: ChannelIdentity, rows: list[outbox.Claimed]) -> None:
-        task = asyncio.create_task(self._send_in_order(rows, identity=identity, checked=True))
-        self._taken.add(task)
-        task.add_done_callback(self._taken.discard)
+        self._start(self._send_in_order(rows, identity=identity, checked=True), len(rows))
+
+    def _start(self, sending: Coroutine[Any, Any, None], rows: int) -> None:
+        """Send one customer's rows in a task of their own, beside everything else."""
+        task = asyncio.create_task(sending)
+        self._sending.add(task)
+        self._in_flight += rows
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._sending.discard(task)
+            self._in_flight -= rows
+            self._wake.set()  # room for more, and that customer's later rows may go now
+            if not task.cancelled() and task.exception() is not None:
+                # The rows stay claimed: after the lease they are asked about and resent.
+                log.error("sending failed", exc_info=task.exception())
+
+        task.add_done_callback(done)
 
     async def drain(self) -> None:
-        """Wait for rows handed over by `take` to be sent (shutdown, tests)."""
-        while self._taken:
-            await asyncio.gather(*self._taken, return_exceptions=True)
+        """Wait for every row this dispatcher has started sending to be out (shutdown, tests)."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
 
     def wake(self) -> None:
         """Look for due rows now (call from the event loop's thread)."""
@@ -98,35 +114,60 @@ class Dispatcher:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        renewing = asyncio.create_task(self._keep_claims())
         try:
             while True:
                 try:
-                    if not await self.dispatch_once():
+                    if not await self._start_due():
                         await self._sleep_until_due()
                 except Exception:  # a database hiccup must not stop sending for good
                     log.exception("dispatch failed; trying again")
                     await asyncio.sleep(self._poll_interval)
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             self._loop = None
 
     async def dispatch_once(self) -> int:
-        """Send what is due now; returns how many rows were handled."""
-        claimed = await asyncio.to_thread(self._claim)
-        if not claimed:
-            return 0
-        by_identity: dict[int, list[outbox.Claimed]] = {}
-        for row in claimed:
-            by_identity.setdefault(row.identity_id, []).append(row)
+        """Send what is due now and wait until it is out; returns how many rows were
+        handled (tests, benchmarks: `run` goes on claiming while rows are out)."""
         renewing = asyncio.create_task(self._keep_claims())
         try:
-            await asyncio.gather(*(self._send_in_order(rows) for rows in by_identity.values()))
+            started = await self._start_due()
+            await self.drain()
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
+        return started
+
+    async def _start_due(self) -> int:
+        """Claim due rows and start sending them, a task per customer; how many were claimed.
+
+        Rows go out side by side, so a reply due now never waits for another customer's
+        backlog behind a provider's rate limit (a campaign's SMS at one a second). Up to
+        `batch_size` rows are out at once; outreach is topped up only when half of that is
+        free (a claim per finished row would cost more than the sending), while a customer
+        waiting for an answer is claimed whatever is out.
+        """
+        room, purposes = self._batch_size - self._in_flight, self._purposes
+        if room < self._batch_size / 2:
+            purposes = URGENT if purposes is None else purposes & URGENT
+            room = self._batch_size
+        if purposes is not None and not purposes:
+            return 0
+        claimed = await asyncio.to_thread(self._claim, room, purposes)
+        by_identity: dict[int, list[outbox.Claimed]] = {}
+        for row in claimed:
+            by_identity.setdefault(row.identity_id, []).append(row)
+        for rows in by_identity.values():
+            self._start(self._send_in_order(rows), len(rows))
         return len(claimed)
 
-    def _claim(self) -> list[outbox.Claimed]:
+    def _claim(
+        self, limit: int, purposes: frozenset[MessagePurpose] | None
+    ) -> list[outbox.Claimed]:
         now = self._clock()
         with session_scope(self._factory) as session:
             # Dispatchers stop rarely and leases are long: a look now and then will do.
@@ -139,14 +180,14 @@ class Dispatcher:
                 session,
                 worker=self._worker,
                 now=now,
-                limit=self._batch_size,
-                purposes=self._purposes,
+                limit=limit,
+                purposes=purposes,
             )
 
     async def _keep_claims(self) -> None:
-        """Renew the batch's claims a few times a lease while it is out.
+        """Renew this dispatcher's claims a few times a lease.
 
-        A batch can wait long behind a provider's rate limit (500 SMS at under one a
+        Rows can wait long behind a provider's rate limit (500 SMS at under one a
         second); the lease is there to notice a dispatcher that stopped, not a slow one.
         """
         while True:

@@ -4,6 +4,7 @@ while a slow batch goes out, and the share of the providers' limits it sends at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from crm_store.models import (
     Author,
     Channel,
     ChannelIdentity,
+    Customer,
     Message,
     MessagePurpose,
     OutboxMessage,
@@ -275,3 +277,78 @@ def test_the_gateway_sends_replies_within_what_campaigns_leave(share: float) -> 
 def test_a_campaign_share_that_leaves_nothing_for_replies_is_refused() -> None:
     with pytest.raises(ValidationError, match="campaign_rate_share"):
         Settings(_env_file=None, campaign_rate_share=1.0)  # type: ignore[call-arg]
+
+
+class StuckSender(SlowSender):
+    """Sends at once, except to `stuck`, whose messages wait until `release` is set:
+    a customer whose backlog sits behind a provider's per-chat limit."""
+
+    def __init__(self, stuck: str) -> None:
+        super().__init__()
+        self.stuck, self.release, self.waiting = stuck, asyncio.Event(), asyncio.Event()
+
+    async def send(self, message: Outgoing) -> str | None:
+        if message.address == self.stuck:
+            self.waiting.set()
+            await self.release.wait()
+        self.sent.append((message.address, message.text))
+        return f"SM{len(self.sent)}"
+
+
+def test_a_reply_goes_out_while_another_customers_backlog_is_still_waiting(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """An agent's answer queued during a slow round is sent at once, not after it."""
+    with session_scope(session_factory) as session:
+        backlog = make_customer(session, name="Backlog", phone="+886912000001")
+        waiting = make_customer(session, name="Waiting", phone="+886912000002")
+        for number in range(3):
+            outbox.enqueue(
+                session,
+                key=f"marketing:{number}",
+                identity=backlog.identities[0],
+                purpose=MessagePurpose.MARKETING,
+                parts=[f"offer {number}"],
+                author=Author.SYSTEM,
+                now=NOON_IN_TAIPEI,
+            )
+    sender = StuckSender(stuck="+886912000001")
+    running = dispatcher(session_factory, sender, worker="gateway")
+
+    async def reply_during_backlog() -> list[tuple[str, str]]:
+        serving = asyncio.create_task(running.run())
+        try:
+            await asyncio.wait_for(sender.waiting.wait(), timeout=10)
+            with session_scope(session_factory) as session:
+                outbox.enqueue(
+                    session,
+                    key="agent:1",
+                    identity=session.get_one(Customer, waiting.id).identities[0],
+                    purpose=MessagePurpose.REPLY,
+                    parts=["您好，我是客服小美"],
+                    author=Author.AGENT,
+                    now=NOON_IN_TAIPEI,
+                )
+            running.wake()
+            deadline = time.monotonic() + 10
+            while not sender.sent and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            answered = list(sender.sent)
+            sender.release.set()
+            while len(sender.sent) < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return answered
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await running.drain()
+
+    assert asyncio.run(reply_during_backlog()) == [("+886912000002", "您好，我是客服小美")]
+    # The backlog went out afterwards, in its order, each row once.
+    assert [text for address, text in sender.sent if address == "+886912000001"] == [
+        "offer 0",
+        "offer 1",
+        "offer 2",
+    ]
+    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}

@@ -12,10 +12,11 @@ policy (the return window and the tier's order-value limit).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.inbound import Inbound, store_inbound
@@ -23,6 +24,7 @@ from channels.metrics import Metrics
 from channels.rasa_client import RasaClient
 from channels.routing import Routed, Router
 from crm_store.customers import OPEN_TICKET_STATUSES
+from crm_store.db import session_scope
 from crm_store.models import (
     Channel,
     DesiredOutcome,
@@ -30,6 +32,8 @@ from crm_store.models import (
     Handoff,
     Language,
     Message,
+    OutboxMessage,
+    OutboxStatus,
     Ticket,
     TicketStatus,
 )
@@ -187,12 +191,25 @@ def _one_conversation(
     return shopper.customer_id, problems
 
 
+@pytest.fixture
+def shared_store(assistant: Assistant) -> Iterator[sessionmaker[Session]]:
+    """The assistant's store. With no dispatcher here, the answers queued are never sent:
+    they are cancelled afterwards rather than left for the next test's gateway to send."""
+    yield assistant.store
+    with session_scope(assistant.store) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.CANCELLED, last_error="soak test: nothing sends")
+        )
+
+
 def test_two_hundred_random_conversations_leave_nobody_stuck_silent_or_wronged(
-    assistant: Assistant,
+    assistant: Assistant, shared_store: sessionmaker[Session]
 ) -> None:
     rng = random.Random(SEED)
     scripts = [conversation_script(rng, rng.randint(3, 8)) for _ in range(CONVERSATIONS)]
-    factory = assistant.store
+    factory = shared_store
     with RasaClient(assistant.rasa_url, timeout=60) as rasa:
         router = Router(factory, rasa, settings=SETTINGS, metrics=Metrics(), clock=_now)
         # One conversation at a time: the default store is one SQLite file, shared with the
