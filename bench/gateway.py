@@ -46,7 +46,6 @@ from rich.table import Table
 
 from crm_store import migrate
 from tests.fakes import (
-    TELEGRAM_BOT_TOKEN,
     FakeTelegram,
     FakeTwilio,
     telegram_text_update,
@@ -148,14 +147,8 @@ def main() -> None:
                 "DATABASE_URL": database_url,
                 "RASA_URL": rasa_url,
                 "PUBLIC_BASE_URL": gateway_url,
-                "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
-                "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                "TELEGRAM_API_BASE_URL": telegram.base_url,
-                "TELEGRAM_MODE": "webhook",
-                "TWILIO_ACCOUNT_SID": twilio.account_sid,
-                "TWILIO_AUTH_TOKEN": twilio.auth_token,
-                "TWILIO_FROM_NUMBER": SHOP_NUMBER,
-                "TWILIO_API_BASE_URL": twilio.base_url,
+                **telegram.settings_env(webhook_secret=SECRET),
+                **twilio.settings_env(from_number=SHOP_NUMBER),
                 # Real sending limits (and the gateway's share of them, which campaigns
                 # leave) would measure the providers' pace, not the gateway's.
                 "TWILIO_SEGMENTS_PER_SECOND": "10000",

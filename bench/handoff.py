@@ -37,7 +37,7 @@ from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import Channel, HandoffReason, Language, StaffRole
 from crm_store.staff import create_staff_user
 from crm_store.tickets import request_handoff
-from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram, telegram_text_update
+from tests.fakes import FakeTelegram, telegram_text_update
 from tests.processes import free_port, running
 
 SECRET = "bench-webhook-secret"
@@ -114,10 +114,7 @@ def main() -> None:
             "DATABASE_URL": database_url,
             "RASA_URL": "http://127.0.0.1:9",  # the agent has the customer: no bot needed
             "PUBLIC_BASE_URL": url,
-            "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "TELEGRAM_MODE": "webhook",
+            **telegram.settings_env(webhook_secret=SECRET),
             "BURST_WINDOW_SECONDS": "0",
         }
         command = [sys.executable, "-m", "uvicorn", "crmbot.web:create_app", "--factory"]

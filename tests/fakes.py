@@ -405,6 +405,15 @@ class FakeTelegram(_LoopbackServer):
         """What to pass as PTB's `base_url`; PTB appends the token, then `/<method>`."""
         return f"http://127.0.0.1:{self.port}/bot"
 
+    def settings_env(self, *, webhook_secret: str) -> dict[str, str]:
+        """The environment that points a gateway process at this fake, by webhook."""
+        return {
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": webhook_secret,
+            "TELEGRAM_API_BASE_URL": self.base_url,
+            "TELEGRAM_MODE": "webhook",
+        }
+
     # ---- what tests read
 
     @property
@@ -841,6 +850,15 @@ class FakeTwilio(_LoopbackServer):
     def base_url(self) -> str:
         """What to assign to `client.api.base_url` (the twilio `Domain` for api.twilio.com)."""
         return f"http://127.0.0.1:{self.port}"
+
+    def settings_env(self, *, from_number: str) -> dict[str, str]:
+        """The environment that points a gateway or scheduler process at this fake."""
+        return {
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_FROM_NUMBER": from_number,
+            "TWILIO_API_BASE_URL": self.base_url,
+        }
 
     @property
     def messages_url(self) -> str:

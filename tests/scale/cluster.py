@@ -14,7 +14,7 @@ from pathlib import Path
 
 from crm_store.settings import Settings
 from crmbot.rasa_endpoints import write_endpoints
-from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram, FakeTwilio
+from tests.fakes import FakeTelegram, FakeTwilio
 from tests.processes import (
     MODEL,
     RASA_ENV,
@@ -54,14 +54,8 @@ def shop_environment(
         "ENVIRONMENT": "test",
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": public_url,
-        "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_MODE": "webhook",
-        "TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": twilio.auth_token,
-        "TWILIO_FROM_NUMBER": SHOP_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.base_url,
+        **telegram.settings_env(webhook_secret=WEBHOOK_SECRET),
+        **twilio.settings_env(from_number=SHOP_NUMBER),
         "TELEGRAM_MESSAGES_PER_SECOND": str(limits.telegram_per_second),
         "TWILIO_SEGMENTS_PER_SECOND": str(limits.twilio_segments_per_second),
         "REDIS_URL": REDIS_URL,
