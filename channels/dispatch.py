@@ -85,23 +85,36 @@ class Dispatcher:
         loop.call_soon_threadsafe(self._send_taken, identity, list(rows))
 
     def _send_taken(self, identity: ChannelIdentity, rows: list[outbox.Claimed]) -> None:
-        self._start(self._send_in_order(rows, identity=identity, checked=True), len(rows))
+        self._start(self._send_in_order(rows, identity=identity, checked=True), rows)
 
-    def _start(self, sending: Coroutine[Any, Any, None], rows: int) -> None:
+    def _start(self, sending: Coroutine[Any, Any, None], rows: list[outbox.Claimed]) -> None:
         """Send one customer's rows in a task of their own, beside everything else."""
-        task = asyncio.create_task(sending)
+        task = asyncio.create_task(self._guarded(sending, [row.outbox_id for row in rows]))
         self._sending.add(task)
-        self._in_flight += rows
+        self._in_flight += len(rows)
 
         def done(task: asyncio.Task[None]) -> None:
             self._sending.discard(task)
-            self._in_flight -= rows
+            self._in_flight -= len(rows)
             self._wake.set()  # room for more, and that customer's later rows may go now
-            if not task.cancelled() and task.exception() is not None:
-                # The rows stay claimed: after the lease they are asked about and resent.
-                log.error("sending failed", exc_info=task.exception())
 
         task.add_done_callback(done)
+
+    async def _guarded(self, sending: Coroutine[Any, Any, None], outbox_ids: list[int]) -> None:
+        """On an error nothing else records, put the rows back at once: held until their
+        lease ran out, they would also hold back every later row of that customer."""
+        try:
+            await sending
+        except Exception:
+            log.exception("sending outbox rows %s failed; they go back to the queue", outbox_ids)
+            try:
+                await asyncio.to_thread(self._release, outbox_ids)
+            except Exception:
+                log.exception("could not put outbox rows %s back; their lease will", outbox_ids)
+
+    def _release(self, outbox_ids: list[int]) -> None:
+        with session_scope(self._factory) as session:
+            outbox.release(session, outbox_ids, worker=self._worker)
 
     async def drain(self) -> None:
         """Wait for every row this dispatcher has started sending to be out (shutdown, tests)."""
@@ -162,7 +175,7 @@ class Dispatcher:
         for row in claimed:
             by_identity.setdefault(row.identity_id, []).append(row)
         for rows in by_identity.values():
-            self._start(self._send_in_order(rows), len(rows))
+            self._start(self._send_in_order(rows), rows)
         return len(claimed)
 
     def _claim(

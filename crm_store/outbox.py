@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -263,12 +263,19 @@ def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
     They are marked, so that the next dispatcher asks the provider whether the message
     went out before sending it again.
     """
+    return _put_back(session, OutboxMessage.claimed_at < now - lease)
+
+
+def release(session: Session, outbox_ids: Sequence[int], *, worker: str) -> int:
+    """Put back rows `worker` still holds but could not finish (an error it could not
+    record), marked as `release_stale` marks them, so they need not wait for the lease."""
+    return _put_back(session, OutboxMessage.id.in_(outbox_ids), OutboxMessage.claimed_by == worker)
+
+
+def _put_back(session: Session, *which: ColumnElement[bool]) -> int:
     result = session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.claimed_at < now - lease,
-        )
+        .where(OutboxMessage.status == OutboxStatus.SENDING, *which)
         .values(
             status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, last_error=INTERRUPTED
         )

@@ -352,3 +352,54 @@ def test_a_reply_goes_out_while_another_customers_backlog_is_still_waiting(
         "offer 2",
     ]
     assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
+
+
+class BrokenOnceSender(SlowSender):
+    """Fails its first send with an error the dispatcher has no rule for (a bug, say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = True
+
+    async def send(self, message: Outgoing) -> str | None:
+        if self.broken:
+            self.broken = False
+            raise RuntimeError("unexpected")
+        return await super().send(message)
+
+
+def test_rows_an_unexpected_error_interrupts_go_back_at_once_not_after_the_lease(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Left claimed until the lease ran out (minutes), the row would also hold back that
+    customer's next message all that time."""
+    with session_scope(session_factory) as session:
+        customer = make_customer(session, name="Lin", phone="+886912000003")
+        for number in range(2):
+            outbox.enqueue(
+                session,
+                key=f"reply:{number}",
+                identity=customer.identities[0],
+                purpose=MessagePurpose.REPLY,
+                parts=[f"answer {number}"],
+                author=Author.BOT,
+                now=NOON_IN_TAIPEI,
+            )
+    sender = BrokenOnceSender()
+    running = dispatcher(session_factory, sender, worker="gateway")
+
+    async def serve_until_sent() -> None:
+        serving = asyncio.create_task(running.run())
+        try:
+            deadline = time.monotonic() + 10
+            while len(sender.sent) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await running.drain()
+
+    asyncio.run(serve_until_sent())
+    assert [text for _, text in sender.sent] == ["answer 0", "answer 1"]
+    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
