@@ -155,7 +155,7 @@ def test_export_then_import_into_an_empty_store_round_trips(
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
     """Batches of two rows, so that a short file goes through the checker process."""
-    monkeypatch.setattr(customer_csv, "BATCH_SIZE", 2)
+    monkeypatch.setattr(customer_csv.importing, "BATCH_SIZE", 2)
     return 2
 
 
