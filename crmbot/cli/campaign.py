@@ -1,0 +1,196 @@
+"""`crmbot campaign`: marketers' campaigns from create to report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_store import campaigns, segments
+from crm_store.models import Campaign, StaffUser
+from crm_store.settings import get_settings
+from crmbot.cli.common import fail, out, store_session
+
+campaign_app = typer.Typer(
+    help="Marketers' campaigns: create, preview, approve, schedule, pause, report.",
+    no_args_is_help=True,
+)
+
+By = Annotated[str, typer.Option("--by", help="E-mail of the staff user doing this.")]
+
+
+def staff_by_email(session: Session, email: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email.lower()))
+    if user is None or not user.active:
+        raise fail(f"no active staff user {email}")
+    return user
+
+
+def campaign_by_id(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise fail(f"no campaign {campaign_id}")
+    return campaign
+
+
+def _segment(value: str) -> dict[str, Any]:
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if path.suffix == ".json" and path.exists() else value
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise fail(f"--segment is not JSON (or a .json file): {error}") from error
+    if not isinstance(data, dict):
+        raise fail('--segment must be a JSON object, e.g. \'{"tiers": ["gold"]}\'')
+    return data
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: Annotated[str, typer.Argument(help="What the campaign is called.")],
+    by: By,
+    template: Annotated[
+        list[str],
+        typer.Option(help="LANGUAGE=TEXT, once per language (zh-TW, en); Jinja2 fields."),
+    ],
+    segment: Annotated[
+        str, typer.Option(help='Who gets it: JSON or a .json file, e.g. \'{"tiers": ["vip"]}\'.')
+    ] = "{}",
+    send_at: Annotated[
+        datetime | None, typer.Option(help="When (ISO 8601 with offset; default: on scheduling).")
+    ] = None,
+    recurrence: Annotated[
+        str | None, typer.Option(help="Repeat on a crontab schedule (UTC), e.g. '0 2 * * MON'.")
+    ] = None,
+) -> None:
+    """Create a draft campaign; someone else approves it before it can be scheduled."""
+    templates: dict[str, str] = {}
+    for item in template:
+        language, separator, text = item.partition("=")
+        if not separator:
+            raise fail(f"--template {item!r}: write LANGUAGE=TEXT")
+        templates[language.strip()] = text
+    if send_at is not None and send_at.tzinfo is None:
+        raise fail("--send-at needs a time zone offset, e.g. 2026-12-01T10:00+08:00")
+    with store_session(get_settings()) as session:
+        try:
+            campaign = campaigns.create(
+                session,
+                name=name,
+                segment=_segment(segment),
+                message_templates=templates,
+                send_at=send_at,
+                recurrence=recurrence,
+                by=staff_by_email(session, by),
+                now=datetime.now(UTC),
+            )
+        except campaigns.CampaignError as error:
+            raise fail(str(error)) from error
+        campaign_id = campaign.id
+    out.print(f"campaign #{campaign_id} created as a draft; preview it, then have it approved")
+
+
+@campaign_app.command("preview")
+def campaign_preview(campaign_id: int) -> None:
+    """How many it would reach now, by language and channel, and rendered samples."""
+    settings = get_settings()
+    with store_session(settings) as session:
+        campaign = campaign_by_id(session, campaign_id)
+        shown = segments.preview(
+            session,
+            segments.Segment.from_dict(campaign.segment),
+            campaign.templates,
+            now=datetime.now(UTC),
+            shop=settings.shop_name,
+        )
+    out.print(f"[bold]{shown.size}[/bold] recipients")
+    out.print(f"by language: {shown.by_language}   by channel: {shown.by_channel}")
+    for sample in shown.samples:
+        out.print(f"— {sample.customer_name} ({sample.language}, {sample.channel}): {sample.text}")
+
+
+def _transition(campaign_id: int, by: str, step: Any, done: str) -> None:
+    with store_session(get_settings()) as session:
+        campaign = campaign_by_id(session, campaign_id)
+        try:
+            step(session, campaign, by=staff_by_email(session, by), now=datetime.now(UTC))
+        except campaigns.CampaignError as error:
+            raise fail(str(error)) from error
+        status = campaign.status.value
+    out.print(f"campaign #{campaign_id} {done}; now {status}")
+
+
+@campaign_app.command("approve")
+def campaign_approve(campaign_id: int, by: By) -> None:
+    """Approve a draft (a marketer or admin other than its author)."""
+    _transition(campaign_id, by, campaigns.approve, "approved")
+
+
+@campaign_app.command("schedule")
+def campaign_schedule(campaign_id: int, by: By) -> None:
+    """Schedule an approved campaign for its send time (now when it has none)."""
+    _transition(campaign_id, by, campaigns.schedule, "scheduled")
+
+
+@campaign_app.command("pause")
+def campaign_pause(campaign_id: int, by: By) -> None:
+    _transition(campaign_id, by, campaigns.pause, "paused")
+
+
+@campaign_app.command("resume")
+def campaign_resume(campaign_id: int, by: By) -> None:
+    _transition(campaign_id, by, campaigns.resume, "resumed")
+
+
+@campaign_app.command("cancel")
+def campaign_cancel(campaign_id: int, by: By) -> None:
+    """Cancel; messages not yet sent are never sent."""
+    _transition(campaign_id, by, campaigns.cancel, "cancelled")
+
+
+@campaign_app.command("list")
+def campaign_list() -> None:
+    with store_session(get_settings()) as session:
+        rows = list(session.scalars(select(Campaign).order_by(Campaign.id)))
+        table = Table("id", "name", "kind", "status", "send at", "recurrence")
+        for c in rows:
+            send_at = c.send_at.isoformat(timespec="minutes") if c.send_at else ""
+            table.add_row(
+                str(c.id), c.name, c.kind.value, c.status.value, send_at, c.recurrence or ""
+            )
+    out.print(table)
+
+
+@campaign_app.command("report")
+def campaign_report(
+    campaign_id: Annotated[
+        str, typer.Argument(help="A campaign's id, or birthday, survey or winback.")
+    ],
+    days: Annotated[int, typer.Option(help="For the built-in ones: the last N days.")] = 30,
+) -> None:
+    """Audience, sent, delivered, failed, replied, opted out, converted (won back)."""
+    with store_session(get_settings()) as session:
+        if campaign_id.isdigit():
+            result = campaigns.report(session, campaign_by_id(session, int(campaign_id)))
+        else:
+            try:
+                result = campaigns.built_in_report(
+                    session, campaign_id, since=datetime.now(UTC) - timedelta(days=days)
+                )
+            except campaigns.CampaignError as error:
+                raise fail(str(error)) from error
+    table = Table(
+        "measure", "count", title=f"#{result.campaign_id} {result.name} ({result.status})"
+    )
+    for name in (
+        "audience", "sent", "delivered", "failed", "skipped", "waiting",
+        "replied", "opted_out", "converted",
+    ):  # fmt: skip
+        table.add_row(name.replace("_", " "), str(getattr(result, name)))
+    out.print(table)
