@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import opencc
 
+from contract import rasa as contract
 from crm_store.models import Language
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -74,7 +75,7 @@ class RasaClient:
     def set_language(self, sender_id: str, language: Language) -> None:
         self._post(
             f"/conversations/{sender_id}/tracker/events",
-            json={"event": "slot", "name": "language", "value": language.value},
+            json={"event": "slot", "name": contract.LANGUAGE, "value": language.value},
         )
 
     def resume(self, sender_id: str) -> None:
@@ -85,9 +86,10 @@ class RasaClient:
             json=[
                 {"event": "resume"},
                 {"event": "active_loop", "name": None},
-                {"event": "slot", "name": "complaint_stage", "value": None},
-                {"event": "slot", "name": "ticket_id", "value": None},
-                {"event": "slot", "name": "requested_slot", "value": None},
+                *(
+                    {"event": "slot", "name": slot, "value": None}
+                    for slot in contract.RESET_ON_RESUME
+                ),
             ],
         )
 
@@ -112,7 +114,7 @@ class RasaClient:
             RasaUnavailable: when Rasa cannot be reached or answers with an error.
         """
         # "/intent{...}" is a button's payload, not words the customer wrote.
-        is_payload = text.startswith("/")
+        is_payload = contract.is_payload(text)
         written_in = detect_language(text) if detect and not is_payload else None
         language = written_in or language
         if language is not None and self._languages.get(sender_id) is not language:

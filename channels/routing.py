@@ -20,7 +20,6 @@ earlier for the customer is still unsent: no wait for the outbox's next round.
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from channels.texts import (
     HOLDING_REPLY,
 )
 from channels.turns import TurnFailure, as_typed, reply_text, turn_failure
+from contract import rasa as contract
 from crm_store.conversations import end_turn, keep_turn, take_turn
 from crm_store.db import session_scope
 from crm_store.models import (
@@ -72,8 +72,8 @@ class Routed(enum.Enum):
 
 
 def sender_id(identity: ChannelIdentity) -> str:
-    """The conversation's id at Rasa, which the actions parse back (bot/actions/context)."""
-    return f"{identity.channel}:{identity.address}"
+    """The conversation's id at Rasa, which the actions read back (`contract.rasa`)."""
+    return contract.sender_id(identity.channel, identity.address)
 
 
 def _conversation(session: Session, conversation_id: int) -> Conversation:
@@ -174,9 +174,9 @@ class Router:
             text = "\n".join(as_typed(message.text, buttons) for message in waiting)
             # An answer to a pending survey ("😍", "非常滿意") may be lost on the NLU: the
             # gateway reads the score itself and hands Rasa the intent with its entity.
-            score = parse_score(text) if not text.startswith("/") else None
+            score = parse_score(text) if not contract.is_payload(text) else None
             if score is not None and pending_survey(session, identity.customer_id) is not None:
-                text = "/give_score" + json.dumps({"score": str(score)})
+                text = contract.score_payload(score)
             switched = any(LANGUAGE_SWITCH in (message.payload or {}) for message in waiting)
             turn = _Turn(
                 conversation_id=conversation_id,

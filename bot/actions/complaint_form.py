@@ -29,6 +29,7 @@ from bot.actions.handoff import (
 )
 from bot.actions.order_choice import order_label, orders_meant, own_order, recent
 from bot.actions.phrases import no_order_meant, outcome_in
+from contract.rasa import intent_payload
 from crm_store.models import ComplaintCategory, DesiredOutcome, RecoveryStep
 from crm_store.tickets import add_to_description, agree_outcome, record_step
 from crm_store.time_text import format_date
@@ -95,7 +96,9 @@ class ActionAskOrderNumber(Action):
                     buttons=[
                         {
                             "title": order_label(current, order),
-                            "payload": f'/provide_order_number{{"order_number": "{order.number}"}}',
+                            "payload": intent_payload(
+                                "provide_order_number", {"order_number": order.number}
+                            ),
                         }
                         for order in orders
                     ],

@@ -1,8 +1,8 @@
 """What every action needs: a store session and who it is talking to.
 
-Rasa's sender id is ``<channel>:<address>``, e.g. ``telegram:123456`` or
-``sms:+886912345678``, as the gateway sends it. The engine is made on first use,
-never at import, from the same settings as every other process.
+Rasa's sender id says the channel and the address, as the gateway made it
+(`contract.rasa`). The engine is made on first use, never at import, from the same
+settings as every other process.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rasa_sdk.interfaces import Tracker
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.catalogue import CatalogueCache
+from contract import rasa as contract
 from crm_store.conversations import customer_of, identity_for, open_conversation
 from crm_store.db import make_engine, make_session_factory
 from crm_store.models import Channel, ChannelIdentity, Conversation, Customer, Language
@@ -61,14 +62,16 @@ class Talk:
 
 
 def parse_sender(sender_id: str) -> tuple[Channel, str]:
-    channel, separator, address = sender_id.partition(":")
-    if separator and channel in Channel.__members__.values():
-        return Channel(channel), address
+    """The channel and address behind a sender id; an id the gateway did not make (Rasa's
+    shell, a test) is a web chat of that name."""
+    parsed = contract.parse_sender(sender_id)
+    if parsed is not None and parsed[0] in Channel.__members__.values():
+        return Channel(parsed[0]), parsed[1]
     return Channel.WEBCHAT, sender_id
 
 
 def tracker_language(tracker: Tracker, default: Language) -> Language:
-    value = tracker.get_slot("language")
+    value = tracker.get_slot(contract.LANGUAGE)
     return Language(value) if isinstance(value, str) and value in set(Language) else default
 
 

@@ -10,6 +10,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import Talk, talk
+from contract import rasa as contract
 from crm_store.customers import open_tickets
 from crm_store.models import ComplaintCategory, HandoffReason, Ticket
 from crm_store.tickets import get_ticket, open_ticket, request_handoff
@@ -17,8 +18,12 @@ from crm_store.time_text import format_business_hours, format_datetime
 
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 # A hand-off ends whatever the script was asking: no stale question follows it.
-HANDED_OFF = SlotSet("complaint_stage", "handed_off")
-END_SCRIPT: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), HANDED_OFF]
+HANDED_OFF = SlotSet(contract.COMPLAINT_STAGE, "handed_off")
+END_SCRIPT: list[EventType] = [
+    ActiveLoop(None),
+    SlotSet(contract.REQUESTED_SLOT, None),
+    HANDED_OFF,
+]
 
 
 def hand_off(
@@ -61,7 +66,7 @@ def hand_off(
 
 
 def current_ticket(current: Talk, tracker: Tracker) -> Ticket | None:
-    ticket_id = tracker.get_slot("ticket_id")
+    ticket_id = tracker.get_slot(contract.TICKET_ID)
     if ticket_id is None:
         return None
     ticket = get_ticket(current.session, int(ticket_id))
@@ -149,7 +154,7 @@ class ActionHandOff(Action):
                         text=tracker.latest_message.get("text") or "",
                         now=current.now,
                     )
-                    events.append(SlotSet("ticket_id", ticket.id))
+                    events.append(SlotSet(contract.TICKET_ID, ticket.id))
                 ticket.severity = max(ticket.severity or 1, 3)
             else:
                 reason = HandoffReason.ASKED_FOR_PERSON

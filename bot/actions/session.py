@@ -8,6 +8,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import talk
+from contract import rasa as contract
 
 
 class ActionSessionStart(Action):
@@ -20,15 +21,15 @@ class ActionSessionStart(Action):
         carried = [
             SlotSet(name, value)
             for name, value in tracker.current_slot_values().items()
-            if value is not None and name != "language"
+            if value is not None and name != contract.LANGUAGE
         ]
-        language = tracker.get_slot("language")
+        language = tracker.get_slot(contract.LANGUAGE)
         if language is None:
             with talk(tracker) as current:
                 language = current.customer.language.value
         return [
             SessionStarted(),
             *carried,
-            SlotSet("language", language),
+            SlotSet(contract.LANGUAGE, language),
             ActionExecuted("action_listen"),
         ]

@@ -1,4 +1,9 @@
-"""A satisfaction score (step 7): stored on the ticket; 1-2 reopens it and hands off."""
+"""A satisfaction score (step 7): stored on the ticket; 1-2 reopens it and hands off.
+
+A reply to a pending survey that the gateway understood arrives already read, as the
+score payload of the Rasa contract (`contract.rasa`): the score is taken from it, not
+read from the words again.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.actions.context import talk
 from bot.actions.fallback import ActionHandleFallback
 from bot.actions.handoff import HANDED_OFF, hand_off
+from contract.rasa import SCORE_ENTITY, is_payload, payload_score
 from crm_store.models import Direction, HandoffReason, Message
 from crm_store.surveys import parse_score, pending_survey, record_score
 
@@ -19,7 +25,11 @@ LOW_SCORES = (1, 2)
 
 
 def score_of(entity_value: str | None, text: str) -> int | None:
-    """The score in the NLU's `score` entity, else in the message's own words."""
+    """The score the gateway read (its payload), else the one in the NLU's `score`
+    entity, else in the message's own words."""
+    read = payload_score(text)
+    if read is not None:
+        return read
     for candidate in (entity_value, text):
         score = parse_score(candidate or "")
         if score is not None:
@@ -28,9 +38,9 @@ def score_of(entity_value: str | None, text: str) -> int | None:
 
 
 def _customer_words(session: Session, conversation_id: int, text: str) -> str:
-    """What the customer wrote: the gateway sends a reply it read as a score as a
-    `/give_score{...}` payload (channels/routing), so take the latest inbound message."""
-    if not text.startswith("/"):
+    """What the customer wrote: the gateway sends a reply it read as a score as the
+    score payload, so take the latest inbound message."""
+    if not is_payload(text):
         return text
     written = session.scalar(
         select(Message.text)
@@ -49,7 +59,7 @@ class ActionRecordScore(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
-        score = score_of(next(tracker.get_latest_entity_values("score"), None), text)
+        score = score_of(next(tracker.get_latest_entity_values(SCORE_ENTITY), None), text)
         if score is None:
             dispatcher.utter_message(response="utter_ask_score")
             return []
