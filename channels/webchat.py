@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 
 from channels.inbound import Inbound
-from crm_store.models import Channel, ChannelIdentity, Conversation, Message
+from crm_store import transcripts
+from crm_store.models import Channel
 
 if TYPE_CHECKING:
     from channels.gateway import Gateway
@@ -38,17 +38,8 @@ class ChatMessage(BaseModel):
 
 def _transcript(gateway: Gateway, chat_id: str, after: int) -> list[dict[str, Any]]:
     with gateway.factory() as session:
-        rows = session.scalars(
-            select(Message)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
-            .where(
-                ChannelIdentity.channel == Channel.WEBCHAT,
-                ChannelIdentity.address == chat_id,
-                Message.id > after,
-            )
-            .order_by(Message.id)
-            .limit(200)
+        rows = transcripts.messages(
+            session, address=(Channel.WEBCHAT, chat_id), after=after, limit=200
         )
         return [
             {

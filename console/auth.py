@@ -12,8 +12,6 @@ import hmac
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,22 +71,6 @@ def current_staff(request: Request, factory: sessionmaker[Session]) -> StaffUser
 def home_page(user: StaffUser) -> str:
     """Where `user` lands after signing in: the first page their role may open."""
     return "/console" if user.role in AGENT_PAGES else "/console/campaigns"
-
-
-def requires(
-    roles: frozenset[StaffRole], factory_of: Callable[[Request], sessionmaker[Session]]
-) -> Callable[[Request], Coroutine[Any, Any, StaffUser]]:
-    """A dependency: the signed-in staff user, who must have one of `roles` (else 403)."""
-
-    async def dependency(request: Request) -> StaffUser:
-        user = current_staff(request, factory_of(request))
-        if user.role not in roles:
-            raise HTTPException(status_code=403, detail="your role cannot open this page")
-        if request.method not in ("GET", "HEAD"):
-            await check_csrf(request)
-        return user
-
-    return dependency
 
 
 def sign_in(request: Request, user: StaffUser) -> None:

@@ -8,7 +8,6 @@ console while the console uses the channels' senders and Rasa client.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,13 +17,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from channels.gateway import Gateway
 from channels.gateway import create_app as create_gateway
-from console import views, watchdog
+from console import deps, routes, watchdog
 from console.auth import SignInRequired
+from console.pages import STATIC as CONSOLE_STATIC
+from console.pages import TEMPLATES as CONSOLE_TEMPLATES
 from console.texts import translator
 from crm_store.models import Language
 from crm_store.settings import Settings, get_settings
-
-CONSOLE_STATIC = Path(views.__file__).with_name("static")
 
 
 def _gateway(request: Request) -> Gateway:
@@ -53,16 +52,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=urlsplit(settings.public_base_url).scheme == "https",
     )
-    app.include_router(
-        views.router(
-            views.Services(
-                settings=settings,
-                factory=lambda request: _gateway(request).factory,
-                rasa=lambda request: _gateway(request).rasa,
-                wake_sender=lambda request: _gateway(request).dispatcher.wake(),
-            )
-        )
+    deps.wire(
+        app,
+        settings_of=lambda _: settings,
+        factory_of=lambda request: _gateway(request).factory,
+        rasa_of=lambda request: _gateway(request).rasa,
+        wake_sender_of=lambda request: _gateway(request).dispatcher.wake,
+        clock_of=lambda request: _gateway(request).clock,
     )
+    for console_router in routes.ROUTERS:
+        app.include_router(console_router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
 
     @app.exception_handler(SignInRequired)
@@ -76,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if request.url.path.startswith("/console") and _wants_html(request):
             t = translator(Language.ZH_TW)
             text = t("forbidden") if error.status_code == 403 else str(error.detail)
-            return views.TEMPLATES.TemplateResponse(
+            return CONSOLE_TEMPLATES.TemplateResponse(
                 request,
                 "message.html",
                 {"user": None, "t": t, "lang": "zh-TW", "csrf": "", "text": text},

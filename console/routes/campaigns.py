@@ -1,0 +1,199 @@
+"""Marketers' campaigns: the list, a new campaign, one campaign with its audience
+preview and results, and the steps from draft to sent (approve, schedule, pause,
+resume, cancel)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from console import charts
+from console.deps import Clock, Marketer, SessionFactory, SettingsDep
+from console.pages import Render, Renderer
+from crm_store import campaigns, listings, segments
+from crm_store.db import session_scope
+from crm_store.models import Campaign, StaffUser
+from crm_store.settings import Settings
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+# The steps a marketer takes a campaign through, by the name in the page's URL.
+STEPS = {
+    "approve": campaigns.approve,
+    "schedule": campaigns.schedule,
+    "pause": campaigns.pause,
+    "resume": campaigns.resume,
+    "cancel": campaigns.cancel,
+}
+
+
+def campaigns_page(
+    factory: sessionmaker[Session], render: Renderer, user: StaffUser, **context: Any
+) -> HTMLResponse:
+    with factory() as session:
+        rows = listings.campaigns_newest_first(session)
+    status = 400 if context.get("error") else 200
+    return render("campaigns.html", user, status=status, campaigns=rows, **context)
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+async def campaign_list(user: Marketer, factory: SessionFactory, render: Render) -> HTMLResponse:
+    return await asyncio.to_thread(campaigns_page, factory, render, user, form={})
+
+
+@router.post("/campaigns", response_model=None)
+async def campaign_create(
+    name: Annotated[str, Form()],
+    user: Marketer,
+    factory: SessionFactory,
+    settings: SettingsDep,
+    clock: Clock,
+    render: Render,
+    segment: Annotated[str, Form()] = "{}",
+    template_zh: Annotated[str, Form()] = "",
+    template_en: Annotated[str, Form()] = "",
+    send_at: Annotated[str, Form()] = "",
+    recurrence: Annotated[str, Form()] = "",
+) -> Response:
+    form = {
+        "name": name,
+        "segment": segment,
+        "template_zh": template_zh,
+        "template_en": template_en,
+        "send_at": send_at,
+        "recurrence": recurrence,
+    }
+
+    def work() -> int | str:
+        try:
+            chosen = json.loads(segment or "{}")
+            if not isinstance(chosen, dict):
+                return 'segment: write a JSON object, e.g. {"tiers": ["gold"]}'
+            when = None
+            if send_at:
+                zone = settings.opening_hours.timezone
+                when = datetime.fromisoformat(send_at).replace(tzinfo=zone)
+        except ValueError as error:
+            return str(error)
+        templates = {
+            language: text
+            for language, text in (("zh-TW", template_zh), ("en", template_en))
+            if text.strip()
+        }
+        with session_scope(factory) as session:
+            try:
+                created = campaigns.create(
+                    session,
+                    name=name,
+                    segment=chosen,
+                    message_templates=templates,
+                    send_at=when,
+                    recurrence=recurrence.strip() or None,
+                    by=user,
+                    now=clock(),
+                )
+            except campaigns.CampaignError as error:
+                session.rollback()
+                return str(error)
+            return created.id
+
+    result = await asyncio.to_thread(work)
+    if isinstance(result, str):
+        return await asyncio.to_thread(
+            campaigns_page, factory, render, user, form=form, error=result
+        )
+    return RedirectResponse(f"/console/campaigns/{result}", status_code=303)
+
+
+def campaign_context(
+    factory: sessionmaker[Session],
+    campaign_id: int,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> dict[str, Any]:
+    with factory() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise HTTPException(status_code=404, detail="no such campaign")
+        shown = segments.preview(
+            session,
+            segments.Segment.from_dict(campaign.segment),
+            campaign.templates,
+            now=clock(),
+            shop=settings.shop_name,
+        )
+        result = campaigns.report(session, campaign)
+        names = listings.staff_names(session, [campaign.created_by or 0, campaign.approved_by or 0])
+    measures = ("sent", "delivered", "failed", "skipped", "replied", "opted_out", "converted")
+    chart = charts.bar_chart(
+        {name.replace("_", " "): {name: float(getattr(result, name))} for name in measures},
+        title=campaign.name,
+        no_data="—",
+    )
+    return {
+        "campaign": campaign,
+        "preview": shown,
+        "report": result,
+        "chart": chart,
+        "author": names.get(campaign.created_by or 0),
+        "approver": names.get(campaign.approved_by or 0),
+        "segment_json": json.dumps(campaign.segment, ensure_ascii=False),
+    }
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+async def campaign_page(
+    campaign_id: int,
+    user: Marketer,
+    factory: SessionFactory,
+    settings: SettingsDep,
+    clock: Clock,
+    render: Render,
+) -> HTMLResponse:
+    context = await asyncio.to_thread(
+        campaign_context, factory, campaign_id, settings=settings, clock=clock
+    )
+    return render("campaign.html", user, **context)
+
+
+@router.post("/campaigns/{campaign_id}/{action}", response_model=None)
+async def campaign_action(
+    campaign_id: int,
+    action: str,
+    user: Marketer,
+    factory: SessionFactory,
+    settings: SettingsDep,
+    clock: Clock,
+    render: Render,
+) -> Response:
+    step = STEPS.get(action)
+    if step is None:
+        raise HTTPException(status_code=404, detail=f"no action {action!r}")
+
+    def work() -> str | None:
+        with session_scope(factory) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise HTTPException(status_code=404, detail="no such campaign")
+            try:
+                step(session, campaign, by=user, now=clock())
+            except campaigns.CampaignError as error:
+                session.rollback()
+                return str(error)
+        return None
+
+    error = await asyncio.to_thread(work)
+    if error is not None:
+        context = await asyncio.to_thread(
+            campaign_context, factory, campaign_id, settings=settings, clock=clock
+        )
+        return render("campaign.html", user, status=409, error=error, **context)
+    return RedirectResponse(f"/console/campaigns/{campaign_id}", status_code=303)
