@@ -7,9 +7,9 @@ On a fresh SQLite store it fills `--customers` customers (as bench.store does) a
 gives `--recipients` of them an SMS number with marketing consent. Then:
 
 1. times the audience selection of a campaign to everyone who may get it, and its
-   start (`campaigns.start_due`: selection, rendering every message from the template,
-   and inserting the outbox rows, in one transaction), against the target of
-   100,000 queued in under 30 s;
+   start (`scheduler.outreach.campaign.start_due`: selection, rendering every message
+   from the template, and inserting the outbox rows, in one transaction), against the
+   target of 100,000 queued in under 30 s;
 2. runs the scheduler's outbox dispatcher against a fake Twilio that refuses (429)
    any message beyond `--limit` a second, for `--dispatch-seconds`, and prints the
    rate achieved as a fraction of the limit (target ≥ 0.95) and the number of 429s
@@ -36,7 +36,7 @@ from bench.store import fill_customers
 from channels.dispatch import Dispatcher
 from channels.metrics import Metrics
 from channels.senders import TwilioSender
-from crm_store import campaigns, migrate, segments
+from crm_store import migrate, segments
 from crm_store.bulk import bulk_insert
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import (
@@ -45,6 +45,7 @@ from crm_store.models import (
     StaffRole,
 )
 from crm_store.sending_rules import SendingPolicy
+from scheduler.outreach import campaign as campaign_runs
 from scheduler.service import OUTREACH
 from tests.factories import consenting_sms_rows, make_staff, scheduled_campaign
 from tests.fakes import FakeTwilio
@@ -100,7 +101,7 @@ def main() -> None:
             select_seconds = time.perf_counter() - started
         with session_scope(factory) as session:
             started = time.perf_counter()
-            queued = campaigns.start_due(session, now=now, shop="小島選物")
+            queued = campaign_runs.start_due(session, now=now, shop="小島選物")
         enqueue_seconds = time.perf_counter() - started  # includes the commit
 
         sent, rate_limited = asyncio.run(dispatch(factory, args.limit, args.dispatch_seconds))

@@ -1,10 +1,10 @@
 """Marketers' campaigns: draft → approved (by a second person) → scheduled → running →
 done, with pause and cancel at any time, and what each one achieved.
 
-Starting a campaign selects its audience and puts one outbox row per recipient, keyed
-``campaign:<id>:<run>:<customer>``, in the same transaction as the status change; a
-scheduler killed half-way leaves nothing, and the next one starts it whole. Consent,
-quiet hours and the frequency cap are checked again when each message is sent.
+The scheduler starts and finishes the runs (`scheduler.outreach.campaign`); here are the
+campaign's rules: who may create, approve and schedule it, a segment, templates and a
+recurrence (crontab, UTC, `crm_store.cron`) that are valid when it is saved, and what
+pausing and cancelling do to its unsent messages.
 """
 
 from __future__ import annotations
@@ -14,31 +14,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from crm_store import segments, templates
 from crm_store.audit import record_audit
-from crm_store.bulk import bulk_insert
+from crm_store.cron import check_crontab
 from crm_store.models import (
     Campaign,
     CampaignKind,
     CampaignStatus,
     ChannelIdentity,
     Conversation,
-    Customer,
     Direction,
     Language,
     Message,
-    MessagePurpose,
     Order,
     OutboxMessage,
     OutboxStatus,
     StaffRole,
     StaffUser,
 )
-from crm_store.outbox import PRIORITY
 
 # Where paused campaign messages wait: far beyond any real send time.
 PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
@@ -54,7 +50,7 @@ class CampaignError(ValueError):
 def _check_recurrence(recurrence: str | None) -> None:
     if recurrence:
         try:
-            CronTrigger.from_crontab(recurrence, timezone=UTC)
+            check_crontab(recurrence)
         except ValueError as error:
             raise CampaignError(f"recurrence {recurrence!r}: {error}") from error
 
@@ -176,88 +172,6 @@ def cancel(session: Session, campaign: Campaign, *, by: StaffUser, now: datetime
         .values(status=OutboxStatus.CANCELLED, last_error="campaign cancelled")
     )
     _audit(session, campaign, by, "campaign.cancel")
-
-
-def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, shop: str) -> int:
-    """One outbox row per recipient of this run; returns how many."""
-    segment = segments.Segment.from_dict(campaign.segment)
-    recipients = segments.audience(session, segment, now=now, marketing=True)
-    if not recipients:
-        return 0
-    run = f"{(campaign.send_at or now).astimezone(UTC):%Y%m%d%H%M}"
-    names = _customer_fields(session, [r.customer_id for r in recipients])
-    rows = []
-    for recipient in recipients:
-        text = campaign.templates.get(recipient.language.value) or next(
-            iter(campaign.templates.values())
-        )
-        body = templates.render(
-            text, templates.context_for(names[recipient.customer_id], shop=shop)
-        )
-        rows.append(
-            {
-                "idempotency_key": f"campaign:{campaign.id}:{run}:{recipient.customer_id}",
-                "customer_id": recipient.customer_id,
-                "identity_id": recipient.identity_id,
-                "channel": recipient.channel,
-                "purpose": MessagePurpose.MARKETING,
-                "priority": PRIORITY[MessagePurpose.MARKETING],
-                "body": body,
-                "payload": None,
-                "campaign_id": campaign.id,
-                "message_id": None,
-                "status": OutboxStatus.PENDING,
-                "not_before": now,
-                "attempts": 0,
-                "created_at": now,
-            }
-        )
-    bulk_insert(session, OutboxMessage, rows)
-    return len(rows)
-
-
-def _customer_fields(session: Session, customer_ids: list[int]) -> dict[int, Customer]:
-    found: dict[int, Customer] = {}
-    for start in range(0, len(customer_ids), 1_000):
-        chunk = customer_ids[start : start + 1_000]
-        found.update(
-            (c.id, c) for c in session.scalars(select(Customer).where(Customer.id.in_(chunk)))
-        )
-    return found
-
-
-def start_due(session: Session, *, now: datetime, shop: str) -> dict[int, int]:
-    """Start every scheduled campaign whose time has come; {campaign id: messages queued}."""
-    started: dict[int, int] = {}
-    due = session.scalars(
-        select(Campaign)
-        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for campaign in due:
-        started[campaign.id] = enqueue_audience(session, campaign, now=now, shop=shop)
-        campaign.started_at = campaign.started_at or now
-        if campaign.recurrence:
-            trigger = CronTrigger.from_crontab(campaign.recurrence, timezone=UTC)
-            campaign.send_at = trigger.get_next_fire_time(None, now)
-        else:
-            campaign.status = CampaignStatus.RUNNING
-    return started
-
-
-def finish_done(session: Session, *, now: datetime) -> list[int]:
-    """Running campaigns with nothing left to send are done."""
-    waiting = exists().where(
-        OutboxMessage.campaign_id == Campaign.id,
-        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
-    )
-    done = session.scalars(
-        select(Campaign).where(Campaign.status == CampaignStatus.RUNNING, ~waiting)
-    ).all()
-    for campaign in done:
-        campaign.status = CampaignStatus.DONE
-        campaign.finished_at = now
-    return [campaign.id for campaign in done]
 
 
 @dataclass(frozen=True, slots=True)

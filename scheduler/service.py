@@ -1,5 +1,5 @@
-"""The scheduler process: the outreach planners on a timer, and the outbox dispatcher
-for everything that is not a reply.
+"""The scheduler process: the outreach planners (`scheduler.outreach`) on a timer, and
+the outbox dispatcher for everything that is not a reply.
 
     python -m scheduler
 
@@ -22,7 +22,7 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,11 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.dispatch import Dispatcher
 from channels.metrics import Metrics
 from channels.senders import build_senders
-from crm_store import campaigns
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import MessagePurpose
 from crm_store.settings import Settings, get_settings
-from scheduler import builtin
+from scheduler.outreach import PLANNERS
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +87,12 @@ class LeaderLock:
 
 def run_planners(
     factory: sessionmaker[Session], settings: Settings, *, now: datetime
-) -> dict[str, Any]:
-    """One round of planning; each planner in its own transaction."""
-    done: dict[str, Any] = {}
-    with session_scope(factory) as session:
-        done["birthdays"] = builtin.plan_birthdays(session, now=now, settings=settings)
-    with session_scope(factory) as session:
-        done["surveys"] = builtin.plan_surveys(session, now=now, settings=settings)
-    with session_scope(factory) as session:
-        done["winback"] = builtin.plan_winback(session, now=now, settings=settings)
-    with session_scope(factory) as session:
-        done["campaigns_started"] = campaigns.start_due(session, now=now, shop=settings.shop_name)
-    with session_scope(factory) as session:
-        done["campaigns_done"] = campaigns.finish_done(session, now=now)
+) -> dict[str, int]:
+    """One round of planning, each planner in its own transaction; messages queued by each."""
+    done: dict[str, int] = {}
+    for name, plan in PLANNERS.items():
+        with session_scope(factory) as session:
+            done[name] = plan(session, now=now, settings=settings)
     return done
 
 

@@ -5,8 +5,9 @@ segment selects and on which identity, `previews` shows a marketer the audience 
 sample messages before a campaign is approved.
 """
 
+from crm_store.reach import OUTREACH_CHANNELS
 from crm_store.segments.audiences import Recipient, audience
-from crm_store.segments.definition import OUTREACH_CHANNELS, SEGMENT_KEYS, Segment
+from crm_store.segments.definition import SEGMENT_KEYS, Segment
 from crm_store.segments.previews import (
     Preview,
     Sample,

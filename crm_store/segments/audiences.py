@@ -20,6 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
 from crm_store.models import Channel, ChannelIdentity, Customer, CustomerTag, Language
+from crm_store.reach import identity_choice
 from crm_store.segments.definition import Segment
 
 _T = TypeVar("_T")
@@ -93,30 +94,18 @@ def audience(
 ) -> list[Recipient]:
     """The customers `segment` selects at `now`, each with one identity, by customer id.
 
-    The identity is reachable and not opted out, and with `marketing` (anything but a
-    service message) also consented to marketing; among several, the channel earliest
-    in `segment.channel_preference` wins, then the oldest identity. Erased customers
-    and customers with no such identity are left out.
+    The identity is the one `crm_store.reach` chooses, with `marketing` (anything but a
+    service message) and the segment's channel preference. Erased customers and
+    customers with no such identity are left out.
     """
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}; pass an aware time")
-    preference = segment.channel_preference
-    usable = [
-        ChannelIdentity.reachable.is_(True),
-        ChannelIdentity.opted_out.is_(False),
-        ChannelIdentity.channel.in_(preference),
-    ]
-    if marketing:
-        usable.append(ChannelIdentity.marketing_consent.is_(True))
-    rank = case(
-        {channel.value: index for index, channel in enumerate(preference)},
-        value=ChannelIdentity.channel,
-    )
+    choice = identity_choice(marketing=marketing, channels=segment.channel_preference)
     query = (
         select(Customer.id, ChannelIdentity.id, ChannelIdentity.channel, Customer.language)
         .join_from(Customer, ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-        .where(*_conditions(segment, now=now), *usable)
-        .order_by(Customer.id, rank, ChannelIdentity.id)
+        .where(*_conditions(segment, now=now), *choice.usable)
+        .order_by(Customer.id, *choice.order)
     )
     if segment.min_rfm is not None:
         rfm = _rfm_at_least(session, segment.min_rfm)

@@ -14,10 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from crm_store.models import Channel, Language, Tier
-
-# Web chat visitors are anonymous page sessions that only see replies while the page is
-# open, so campaigns go out on Telegram and SMS only; Telegram first, as it costs nothing.
-OUTREACH_CHANNELS: tuple[Channel, ...] = (Channel.TELEGRAM, Channel.SMS)
+from crm_store.reach import OUTREACH_CHANNELS
 
 _E = TypeVar("_E", bound=StrEnum)
 

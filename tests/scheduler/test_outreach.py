@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from crm_store import campaigns, outbox, outbox_results
 from crm_store.consent import set_consent
+from crm_store.db import session_scope
 from crm_store.models import (
     CampaignStatus,
     Customer,
@@ -31,7 +32,9 @@ from crm_store.orders import record_order
 from crm_store.settings import Settings
 from crm_store.surveys import record_score
 from crm_store.tickets import schedule_survey
-from scheduler import builtin
+from scheduler import outreach
+from scheduler.outreach import PLANNERS
+from scheduler.service import run_planners
 from tests.factories import (
     make_customer,
     make_product,
@@ -71,19 +74,19 @@ def test_birthdays_are_greeted_on_the_day_in_each_customers_own_zone(session: Se
     )
     # 10:00 on the 23rd in Taipei is still the 22nd in Los Angeles.
     morning_in_taipei = datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI)
-    assert builtin.plan_birthdays(session, now=morning_in_taipei, settings=SETTINGS) == 1
+    assert outreach.birthday.plan(session, now=morning_in_taipei, settings=SETTINGS) == 1
     greeting = queued(session, f"birthday:{taipei.id}:2026")
     assert len(greeting) == 1 and "美玲" in greeting[0].body and "BDAY-" in greeting[0].body
     assert greeting[0].not_before == morning_in_taipei
     # Later the same UTC day it is the 23rd, 07:00, in Los Angeles: queued for 10:00 there.
     dawn_in_la = datetime(2026, 11, 23, 7, 0, tzinfo=LOS_ANGELES)
-    assert builtin.plan_birthdays(session, now=dawn_in_la, settings=SETTINGS) == 1
+    assert outreach.birthday.plan(session, now=dawn_in_la, settings=SETTINGS) == 1
     la_greeting = queued(session, f"birthday:{la.id}:2026")
     assert la_greeting[0].body.startswith("Happy birthday, Amy!")
     assert la_greeting[0].not_before == datetime(2026, 11, 23, 10, 0, tzinfo=LOS_ANGELES)
     assert la_greeting[0].channel.value == "telegram"
     # Running again changes nothing.
-    assert builtin.plan_birthdays(session, now=dawn_in_la, settings=SETTINGS) == 0
+    assert outreach.birthday.plan(session, now=dawn_in_la, settings=SETTINGS) == 0
     assert len(queued(session, "birthday:")) == 2
 
 
@@ -96,7 +99,7 @@ def test_29_february_birthdays_are_greeted_on_28_february_in_other_years(
 ) -> None:
     make_customer(session, birthday=date(2000, 2, 29), phone="+886912400002")
     noon = datetime(today.year, today.month, today.day, 12, tzinfo=TAIPEI)
-    assert builtin.plan_birthdays(session, now=noon, settings=SETTINGS) == int(greeted)
+    assert outreach.birthday.plan(session, now=noon, settings=SETTINGS) == int(greeted)
 
 
 def test_no_greeting_without_marketing_consent(session: Session) -> None:
@@ -104,7 +107,7 @@ def test_no_greeting_without_marketing_consent(session: Session) -> None:
         session, birthday=date(1990, 11, 23), phone="+886912400003", marketing_consent=False
     )
     noon = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
-    assert builtin.plan_birthdays(session, now=noon, settings=SETTINGS) == 0
+    assert outreach.birthday.plan(session, now=noon, settings=SETTINGS) == 0
 
 
 # --- surveys ----------------------------------------------------------------------------
@@ -115,22 +118,22 @@ def test_a_survey_is_asked_reminded_once_then_given_up(session: Session) -> None
     resolved = datetime(2026, 11, 20, 12, tzinfo=TAIPEI)
     ticket = make_ticket(session, customer, now=resolved)
     survey = schedule_survey(session, ticket, due_at=resolved + timedelta(days=3))
-    assert builtin.plan_surveys(session, now=resolved + timedelta(days=2), settings=SETTINGS) == 0
+    assert outreach.survey.plan(session, now=resolved + timedelta(days=2), settings=SETTINGS) == 0
     asked_at = resolved + timedelta(days=3, minutes=1)
-    assert builtin.plan_surveys(session, now=asked_at, settings=SETTINGS) == 1
+    assert outreach.survey.plan(session, now=asked_at, settings=SETTINGS) == 1
     asked = queued(session, f"survey:{survey.id}")
     assert len(asked) == 1 and ticket.reference in asked[0].body
     assert asked[0].purpose is MessagePurpose.SURVEY
     assert survey.status is SurveyStatus.SENT
-    builtin.plan_surveys(session, now=asked_at + timedelta(hours=47), settings=SETTINGS)
+    outreach.survey.plan(session, now=asked_at + timedelta(hours=47), settings=SETTINGS)
     assert survey.status is SurveyStatus.SENT
-    builtin.plan_surveys(session, now=asked_at + timedelta(hours=49), settings=SETTINGS)
+    outreach.survey.plan(session, now=asked_at + timedelta(hours=49), settings=SETTINGS)
     assert survey.status is SurveyStatus.REMINDED
     assert [row.idempotency_key for row in queued(session, f"survey:{survey.id}")] == [
         f"survey:{survey.id}",
         f"survey:{survey.id}:reminder",
     ]
-    builtin.plan_surveys(session, now=asked_at + timedelta(hours=98), settings=SETTINGS)
+    outreach.survey.plan(session, now=asked_at + timedelta(hours=98), settings=SETTINGS)
     assert survey.status is SurveyStatus.EXPIRED
     assert len(queued(session, f"survey:{survey.id}")) == 2
 
@@ -140,9 +143,9 @@ def test_an_answered_survey_gets_no_reminder(session: Session) -> None:
     now = datetime(2026, 11, 20, 12, tzinfo=TAIPEI)
     ticket = make_ticket(session, customer, now=now)
     survey = schedule_survey(session, ticket, due_at=now)
-    builtin.plan_surveys(session, now=now, settings=SETTINGS)
+    outreach.survey.plan(session, now=now, settings=SETTINGS)
     record_score(session, survey, score=5, reply="5", now=now + timedelta(hours=1))
-    builtin.plan_surveys(session, now=now + timedelta(days=3), settings=SETTINGS)
+    outreach.survey.plan(session, now=now + timedelta(days=3), settings=SETTINGS)
     assert session.get_one(SatisfactionSurvey, survey.id).status is SurveyStatus.ANSWERED
     assert len(queued(session, f"survey:{survey.id}")) == 1
 
@@ -171,13 +174,13 @@ def test_win_back_writes_to_the_lapsed_worth_keeping_first_once_per_period(
     small = lapsed(session, "+886912400007", days_ago=200, spent="300")
     lapsed(session, "+886912400008", days_ago=20, spent="5000")  # still active
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
-    assert builtin.plan_winback(session, now=now, settings=SETTINGS, limit=1) == 1
+    assert outreach.winback.plan(session, now=now, settings=SETTINGS, limit=1) == 1
     assert [row.customer_id for row in queued(session, "winback:")] == [big.id]
-    assert builtin.plan_winback(session, now=now + timedelta(days=1), settings=SETTINGS) == 1
+    assert outreach.winback.plan(session, now=now + timedelta(days=1), settings=SETTINGS) == 1
     assert [row.customer_id for row in queued(session, "winback:")] == [big.id, small.id]
     half_year = now + timedelta(days=SETTINGS.winback_every_days + 1)
     # Both again, and the third customer, whose last order is now 200 days old too.
-    assert builtin.plan_winback(session, now=half_year, settings=SETTINGS) == 3
+    assert outreach.winback.plan(session, now=half_year, settings=SETTINGS) == 3
 
 
 # --- campaigns --------------------------------------------------------------------------
@@ -235,11 +238,11 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
         now=now,
         name="新品上市",
     )
-    assert campaigns.start_due(session, now=now, shop="shop") == {}
-    started = campaigns.start_due(session, now=now + timedelta(hours=1), shop="shop")
+    assert outreach.campaign.start_due(session, now=now, shop="shop") == {}
+    started = outreach.campaign.start_due(session, now=now + timedelta(hours=1), shop="shop")
     assert started == {campaign.id: 6}
     assert campaign.status is CampaignStatus.RUNNING
-    assert campaigns.start_due(session, now=now + timedelta(hours=2), shop="shop") == {}
+    assert outreach.campaign.start_due(session, now=now + timedelta(hours=2), shop="shop") == {}
     rows = queued(session, f"campaign:{campaign.id}:")
     assert len(rows) == 6 and len({row.customer_id for row in rows}) == 6
     assert all(row.body.endswith("您好，新品上市！") for row in rows)
@@ -268,7 +271,7 @@ def test_a_campaign_runs_once_for_its_consenting_audience_and_reports(session: S
         lines=[(make_product(session, price="500"), 1)],
         status=OrderStatus.PAID,
     )
-    assert campaigns.finish_done(session, now=now + timedelta(hours=3)) == [campaign.id]
+    assert outreach.campaign.finish_done(session, now=now + timedelta(hours=3)) == [campaign.id]
     result = campaigns.report(session, campaign)
     assert (result.audience, result.sent, result.skipped, result.converted) == (6, 5, 1, 1)
     assert result.status == "done"
@@ -290,7 +293,7 @@ def test_pausing_holds_and_cancelling_drops_unsent_messages(session: Session) ->
         now=now,
         name="x",
     )
-    campaigns.start_due(session, now=now, shop="shop")
+    outreach.campaign.start_due(session, now=now, shop="shop")
     campaigns.pause(session, campaign, by=author, now=now)
     assert outbox.claim_due(session, worker="w", now=now + timedelta(days=30), limit=10) == []
     campaigns.resume(session, campaign, by=author, now=now)
@@ -304,7 +307,7 @@ def test_a_purchase_after_a_win_back_message_counts_as_won_back(session: Session
     gone = lapsed(session, "+886912400301", days_ago=200, spent="4000")
     lapsed(session, "+886912400302", days_ago=200, spent="3000")
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
-    assert builtin.plan_winback(session, now=now, settings=SETTINGS) == 2
+    assert outreach.winback.plan(session, now=now, settings=SETTINGS) == 2
     outbox.claim_due(session, worker="w", now=now, limit=10)
     for row in queued(session, "winback:"):
         outbox_results.mark_sent(session, row.id, worker="w", provider_id=f"SM{row.id}", now=now)
@@ -320,3 +323,73 @@ def test_a_purchase_after_a_win_back_message_counts_as_won_back(session: Session
     assert (result.sent, result.converted) == (2, 1)
     with pytest.raises(campaigns.CampaignError, match="choose from"):
         campaigns.built_in_report(session, "spam", since=now)
+
+
+def test_a_recurring_campaign_runs_on_its_crontab_and_stays_scheduled(session: Session) -> None:
+    author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    approver = make_staff(session, "leo@shop.test", StaffRole.MARKETER)
+    make_customer(session, phone="+886912400401")
+    monday = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    campaign = campaigns.create(
+        session,
+        name="每週一",
+        segment={},
+        message_templates={"zh-TW": "本週新品"},
+        send_at=monday,
+        recurrence="0 2 * * mon",
+        by=author,
+        now=monday,
+    )
+    campaigns.approve(session, campaign, by=approver, now=monday)
+    campaigns.schedule(session, campaign, by=author, now=monday)
+    a_minute_later = monday + timedelta(minutes=1)
+    assert outreach.campaign.plan(session, now=a_minute_later, settings=SETTINGS) == 1
+    assert campaign.status is CampaignStatus.SCHEDULED
+    assert campaign.send_at == monday + timedelta(days=7)
+    next_monday = monday + timedelta(days=7, minutes=1)
+    assert outreach.campaign.plan(session, now=next_monday, settings=SETTINGS) == 1
+    keys = [row.idempotency_key for row in queued(session, f"campaign:{campaign.id}:")]
+    assert keys[1].split(":")[2] == "202611300200" and len(set(keys)) == 2
+
+
+def test_a_campaign_with_a_bad_crontab_is_refused_when_saved(session: Session) -> None:
+    author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    with pytest.raises(campaigns.CampaignError, match=r"recurrence '0 25 \* \* \*'.*maximum"):
+        campaigns.create(
+            session,
+            name="壞排程",
+            segment={},
+            message_templates={"zh-TW": "hi"},
+            send_at=now,
+            recurrence="0 25 * * *",
+            by=author,
+            now=now,
+        )
+
+
+def test_each_tick_runs_every_planner_in_its_own_transaction(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
+    with session_scope(session_factory) as session:
+        make_customer(session, birthday=date(1990, 11, 23), phone="+886912400501")
+        surveyed = make_customer(session, phone="+886912400502")
+        schedule_survey(session, make_ticket(session, surveyed, now=now), due_at=now)
+        lapsed(session, "+886912400503", days_ago=200, spent="900")
+        scheduled_campaign(
+            session,
+            author=make_staff(session, "mia@shop.test", StaffRole.MARKETER),
+            approver=make_staff(session, "leo@shop.test", StaffRole.MARKETER),
+            templates={"zh-TW": "hi"},
+            send_at=now,
+            now=now,
+        )
+    assert list(PLANNERS) == ["birthdays", "surveys", "winback", "campaigns"]
+    assert run_planners(session_factory, SETTINGS, now=now) == {
+        "birthdays": 1,
+        "surveys": 1,
+        "winback": 1,
+        "campaigns": 3,
+    }
+    assert set(run_planners(session_factory, SETTINGS, now=now).values()) == {0}

@@ -1,0 +1,56 @@
+"""Birthday greetings, keyed ``birthday:<customer>:<year>``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from crm_store.customers import customers_with_birthday_today, zone
+from crm_store.models import Author, Language, MessagePurpose
+from crm_store.outbox import enqueue
+from crm_store.reach import preferred_identity
+from crm_store.settings import Settings
+from crm_store.templates import first_name
+from scheduler.outreach.base import coupon_code
+
+BIRTHDAY = {
+    Language.ZH_TW: "{name}，生日快樂！🎂 {shop} 祝您有美好的一年。{coupon}",
+    Language.EN: "Happy birthday, {name}! 🎂 Everyone at {shop} wishes you a wonderful year. "
+    "{coupon}",
+}
+BIRTHDAY_COUPON = {
+    Language.ZH_TW: "送您生日折價券 {code}，本月使用可折 NT$100。",
+    Language.EN: "Here's a birthday coupon, {code}: NT$100 off this month.",
+}
+
+
+def plan(session: Session, *, now: datetime, settings: Settings) -> int:
+    """Greet today's birthdays at `birthday_hour` in each customer's own zone.
+
+    Run at least every hour: a customer whose greeting hour passed today is greeted at
+    once (29 February birthdays on 28 February in other years, by the store's query).
+    """
+    queued = 0
+    for customer in customers_with_birthday_today(session, now=now):
+        identity = preferred_identity(session, customer.id, marketing=True)
+        if identity is None:
+            continue
+        local = now.astimezone(zone(customer.timezone))
+        at = local.replace(hour=settings.birthday_hour, minute=0, second=0, microsecond=0)
+        coupon = BIRTHDAY_COUPON[customer.language].format(code=coupon_code("BDAY"))
+        text = BIRTHDAY[customer.language].format(
+            name=first_name(customer.name), shop=settings.shop_name, coupon=coupon
+        )
+        greeting = enqueue(
+            session,
+            key=f"birthday:{customer.id}:{local.year}",
+            identity=identity,
+            purpose=MessagePurpose.MARKETING,
+            parts=[text.strip()],
+            author=Author.SYSTEM,
+            now=now,
+            not_before=max(now, at),
+        )
+        queued += greeting.new
+    return queued

@@ -1,0 +1,134 @@
+"""Marketers' campaign runs: start the scheduled ones whose time has come, finish the
+running ones with nothing left to send.
+
+Starting a campaign selects its audience and puts one outbox row per recipient, keyed
+``campaign:<id>:<run>:<customer>``, in the same transaction as the status change; a
+scheduler killed half-way leaves nothing, and the next one starts it whole. A
+recurring campaign (a crontab, UTC, checked by `crm_store.cron` when it was saved)
+stays scheduled for its next run. Consent, quiet hours and the frequency cap are
+checked again when each message is sent. The campaign itself, its approval and its
+audience are the store's (`crm_store.campaigns`, `crm_store.segments`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from crm_store import segments, templates
+from crm_store.bulk import bulk_insert
+from crm_store.models import (
+    Campaign,
+    CampaignStatus,
+    Customer,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
+)
+from crm_store.outbox import PRIORITY
+from crm_store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def plan(session: Session, *, now: datetime, settings: Settings) -> int:
+    """Start due campaigns and finish done ones; how many messages were queued."""
+    started = start_due(session, now=now, shop=settings.shop_name)
+    finished = finish_done(session, now=now)
+    for campaign_id, queued in started.items():
+        log.info("campaign %s started: %s messages", campaign_id, queued)
+    for campaign_id in finished:
+        log.info("campaign %s done", campaign_id)
+    return sum(started.values())
+
+
+def next_run(recurrence: str, *, after: datetime) -> datetime | None:
+    """When a campaign repeating on `recurrence` (crontab, UTC) runs next after `after`."""
+    trigger = CronTrigger.from_crontab(recurrence, timezone=UTC)
+    fire_time: datetime | None = trigger.get_next_fire_time(None, after)
+    return fire_time
+
+
+def start_due(session: Session, *, now: datetime, shop: str) -> dict[int, int]:
+    """Start every scheduled campaign whose time has come; {campaign id: messages queued}."""
+    started: dict[int, int] = {}
+    due = session.scalars(
+        select(Campaign)
+        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for campaign in due:
+        started[campaign.id] = enqueue_audience(session, campaign, now=now, shop=shop)
+        campaign.started_at = campaign.started_at or now
+        if campaign.recurrence:
+            campaign.send_at = next_run(campaign.recurrence, after=now)
+        else:
+            campaign.status = CampaignStatus.RUNNING
+    return started
+
+
+def finish_done(session: Session, *, now: datetime) -> list[int]:
+    """Running campaigns with nothing left to send are done."""
+    waiting = exists().where(
+        OutboxMessage.campaign_id == Campaign.id,
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+    )
+    done = session.scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.RUNNING, ~waiting)
+    ).all()
+    for campaign in done:
+        campaign.status = CampaignStatus.DONE
+        campaign.finished_at = now
+    return [campaign.id for campaign in done]
+
+
+def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, shop: str) -> int:
+    """One outbox row per recipient of this run; returns how many."""
+    segment = segments.Segment.from_dict(campaign.segment)
+    recipients = segments.audience(session, segment, now=now, marketing=True)
+    if not recipients:
+        return 0
+    run = f"{(campaign.send_at or now).astimezone(UTC):%Y%m%d%H%M}"
+    names = _customer_fields(session, [r.customer_id for r in recipients])
+    rows = []
+    for recipient in recipients:
+        text = campaign.templates.get(recipient.language.value) or next(
+            iter(campaign.templates.values())
+        )
+        body = templates.render(
+            text, templates.context_for(names[recipient.customer_id], shop=shop)
+        )
+        rows.append(
+            {
+                "idempotency_key": f"campaign:{campaign.id}:{run}:{recipient.customer_id}",
+                "customer_id": recipient.customer_id,
+                "identity_id": recipient.identity_id,
+                "channel": recipient.channel,
+                "purpose": MessagePurpose.MARKETING,
+                "priority": PRIORITY[MessagePurpose.MARKETING],
+                "body": body,
+                "payload": None,
+                "campaign_id": campaign.id,
+                "message_id": None,
+                "status": OutboxStatus.PENDING,
+                "not_before": now,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    bulk_insert(session, OutboxMessage, rows)
+    return len(rows)
+
+
+def _customer_fields(session: Session, customer_ids: list[int]) -> dict[int, Customer]:
+    found: dict[int, Customer] = {}
+    for start in range(0, len(customer_ids), 1_000):
+        chunk = customer_ids[start : start + 1_000]
+        found.update(
+            (c.id, c) for c in session.scalars(select(Customer).where(Customer.id.in_(chunk)))
+        )
+    return found

@@ -1,0 +1,65 @@
+"""Win-back messages to lapsed customers, keyed ``winback:<customer>:<date>``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.customers import lapsed_customers
+from crm_store.models import Author, Language, MessagePurpose, OutboxMessage
+from crm_store.outbox import enqueue
+from crm_store.reach import preferred_identity
+from crm_store.settings import Settings
+from crm_store.templates import first_name
+from scheduler.outreach.base import coupon_code
+
+WINBACK = {
+    Language.ZH_TW: "{name}，好久不見！想聽聽您的想法：最近沒再光顧，是哪裡讓您不滿意嗎？"
+    "回覆告訴我們，再送您回購折價券 {code}（NT$150）。",
+    Language.EN: "{name}, we've missed you! Was there something we could have done better? "
+    "Reply and tell us, and here's NT$150 off your next order: {code}.",
+}
+
+
+def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 500) -> int:
+    """Write to customers lapsed `winback_after_days`, the worth-keeping first, at most
+    once per `winback_every_days` each; a later order counts as won back (the report)."""
+    every = timedelta(days=settings.winback_every_days)
+    queued = 0
+    for customer in lapsed_customers(
+        session,
+        now=now,
+        lapsed_days=settings.winback_after_days,
+        at_most_days=settings.winback_after_days + 2 * 365,
+        limit=limit * 3,
+    ):
+        if queued >= limit:
+            break
+        recent = session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.customer_id == customer.id,
+                OutboxMessage.idempotency_key.like(f"winback:{customer.id}:%"),
+                OutboxMessage.created_at > now - every,
+            )
+        )
+        if recent is not None:
+            continue
+        identity = preferred_identity(session, customer.id, marketing=True)
+        if identity is None:
+            continue
+        text = WINBACK[customer.language].format(
+            name=first_name(customer.name), code=coupon_code("BACK")
+        )
+        enqueue(
+            session,
+            key=f"winback:{customer.id}:{now:%Y%m%d}",
+            identity=identity,
+            purpose=MessagePurpose.MARKETING,
+            parts=[text],
+            author=Author.SYSTEM,
+            now=now,
+        )
+        queued += 1
+    return queued
