@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +11,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Customer, Order, OrderItem, OrderStatus, Product
+
+# An order number is the letter A and seven digits (A7000152); customers type either case.
+# Rasa's entity regex in bot/data/nlu/lookups.yml is this same pattern (a test holds them equal).
+ORDER_NUMBER_PATTERN = r"[Aa]\d{7}"
+ORDER_NUMBER = re.compile(ORDER_NUMBER_PATTERN)
+# In running text: no ASCII letter or digit on either side, so one glued to Chinese
+# ("訂單A1234567還沒到") is found, and one inside a longer code is not.
+ORDER_NUMBER_IN_TEXT = re.compile(
+    rf"(?<![A-Za-z0-9]){ORDER_NUMBER_PATTERN}(?![A-Za-z0-9])", re.ASCII
+)
+
+
+def order_number(sequence: int) -> str:
+    """The order number of the shop's `sequence`-th order."""
+    return f"A{sequence:07d}"
+
 
 # Orders that never turned into a sale do not count towards RFM or lifetime value.
 NOT_SALES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.catalogue_text import (
     CJK,
-    ORDER_NUMBER,
     chinese_pipeline,
     chinese_variants,
     english_variants,
@@ -36,6 +35,7 @@ from bot.actions.catalogue_text import (
     phrase_matches,
 )
 from crm_store.models import Product
+from crm_store.orders import ORDER_NUMBER_IN_TEXT
 
 __all__ = [
     "CatalogueCache",
@@ -162,8 +162,12 @@ class CatalogueMatcher:
             The products (with offsets into `text`) and the order numbers found.
         """
         folded = fold(text)
+        # Order numbers by a regex on the folded text, not a spaCy token pattern: their
+        # edges are characters, not tokens. The English tokenizer keeps
+        # "A1234567,A7654321" as one token, and jieba splits runs of letters and digits
+        # by its dictionary.
         order_numbers = dict.fromkeys(
-            match.group().upper() for match in ORDER_NUMBER.finditer(folded)
+            match.group().upper() for match in ORDER_NUMBER_IN_TEXT.finditer(folded)
         )
         with self._lock:
             found = [

@@ -21,13 +21,6 @@ import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
-# Order numbers are matched with a plain regex on the folded text, not with a spaCy token
-# pattern: their edges are characters, not tokens. The English tokenizer keeps
-# "A1234567,A7654321" as one token and jieba splits runs of letters and digits by its
-# dictionary, whereas the regex needs only "no ASCII letter or digit on either side",
-# which also finds them glued to Chinese ("訂單A1234567還沒到").
-ORDER_NUMBER = re.compile(r"(?<![a-z0-9])a[0-9]{7}(?![a-z0-9])")
-
 # Chinese, Japanese and Bopomofo characters and CJK punctuation. The English pipeline
 # sees them as spaces (one for one, so offsets hold), so that English words and SKUs
 # glued to Chinese ("我的Bamboo Towel壞了") are whole tokens. Splitting them off with

@@ -9,7 +9,6 @@ answer to is asked differently the second time.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk.events import EventType, SlotSet
@@ -31,6 +30,7 @@ from bot.actions.order_choice import order_label, orders_meant, own_order, recen
 from bot.actions.phrases import no_order_meant, outcome_in
 from contract.rasa import intent_payload
 from crm_store.models import ComplaintCategory, DesiredOutcome, RecoveryStep
+from crm_store.orders import ORDER_NUMBER
 from crm_store.tickets import add_to_description, agree_outcome, record_step
 from crm_store.time_text import format_date
 
@@ -38,7 +38,6 @@ PROPOSED = "proposed"
 NOT_PROPOSED = "not_proposed"
 DECLINED = ""  # proposed_order once the customer said the proposal was not it
 NO_ORDER = "none"  # order_number of a complaint about a person, the shop or the website
-ORDER_NUMBER = re.compile(r"[Aa]\d{7}")
 ASKED_TWICE = "no answer to the same question twice"
 # What the customer may say during the form that belongs to the complaint.
 COMPLAINT_TALK = frozenset(

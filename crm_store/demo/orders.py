@@ -18,7 +18,7 @@ from crm_store.demo.catalogue import DISCONTINUED_AFTER_DAYS, PRODUCTS
 from crm_store.demo.context import HISTORY_DAYS, Demo, taipei_date
 from crm_store.demo.customers import Profile
 from crm_store.models import Channel, Order, OrderStatus, Product
-from crm_store.orders import record_order
+from crm_store.orders import order_number, record_order
 
 # Local hour an order is placed at: quiet at night, busy at lunch and in the evening.
 _HOURS = list(range(24))
@@ -80,7 +80,7 @@ class OrderMaker:
         built: list[Built] = []
         for plan in planned:
             number += rng.randint(1, 6)
-            order = self._record(plan, f"A{number:07d}")
+            order = self._record(plan, order_number(number))
             built.append(Built(order, plan.profile))
         return built
 

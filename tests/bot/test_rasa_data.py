@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import yaml
 
+from crm_store.orders import ORDER_NUMBER_PATTERN
 from tests.processes import RASA, RASA_ENV, ROOT
 
 ACTIONS_DIR = ROOT / "bot" / "actions"
@@ -75,3 +76,10 @@ def test_every_response_an_action_sends_exists_in_both_languages() -> None:
         english = [v for v in variants if "condition" in v]
         chinese = [v for v in variants if "condition" not in v]
         assert english and chinese, f"{name} needs both a zh-TW and an en variant"
+
+
+def test_rasa_reads_order_numbers_with_the_stores_own_pattern() -> None:
+    lookups = yaml.safe_load((ROOT / "bot" / "data" / "nlu" / "lookups.yml").read_text("utf-8"))
+    [regex] = [item for item in lookups["nlu"] if item.get("regex") == "order_number"]
+    patterns = [line.removeprefix("- ").strip() for line in regex["examples"].splitlines()]
+    assert [pattern for pattern in patterns if pattern] == [ORDER_NUMBER_PATTERN]
