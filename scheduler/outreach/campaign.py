@@ -13,7 +13,7 @@ audience are the store's (`crm_store.campaigns`, `crm_store.segments`).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import exists, select
@@ -47,9 +47,11 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
 
 
 def next_run(recurrence: str, *, after: datetime) -> datetime | None:
-    """When a campaign repeating on `recurrence` (crontab, UTC) runs next after `after`."""
+    """When a campaign repeating on `recurrence` (crontab, UTC) runs next, strictly after
+    `after` (APScheduler counts a fire time equal to it: started at exactly its time, the
+    campaign would be due again at once)."""
     trigger = CronTrigger.from_crontab(recurrence, timezone=UTC)
-    fire_time: datetime | None = trigger.get_next_fire_time(None, after)
+    fire_time: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
     return fire_time
 
 

@@ -352,6 +352,13 @@ def test_a_recurring_campaign_runs_on_its_crontab_and_stays_scheduled(session: S
     assert keys[1].split(":")[2] == "202611300200" and len(set(keys)) == 2
 
 
+def test_a_recurring_campaign_started_on_the_second_of_its_time_waits_for_the_next() -> None:
+    """A tick at exactly the fire time must not find the campaign due again at once."""
+    monday = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    assert outreach.campaign.next_run("0 2 * * mon", after=monday) == monday + timedelta(days=7)
+    assert outreach.campaign.next_run("0 2 * * mon", after=monday - timedelta(seconds=1)) == monday
+
+
 def test_a_campaign_with_a_bad_crontab_is_refused_when_saved(session: Session) -> None:
     author = make_staff(session, "mia@shop.test", StaffRole.MARKETER)
     now = datetime(2026, 11, 23, 12, tzinfo=TAIPEI)
