@@ -1,7 +1,9 @@
 """The one settings class, read from the environment and an optional `.env`.
 
-Every process gets a `Settings` instance handed to it; no other module reads
-`os.environ`.
+Every process gets a `Settings` instance handed to it; no other module reads a setting
+from `os.environ`. The environment is only passed on whole to child processes
+(`crmbot.procfile`, `crmbot train`), and `channels.senders` sets one switch in it for
+python-telegram-bot.
 """
 
 from __future__ import annotations
