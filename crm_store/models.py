@@ -248,6 +248,12 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class CouponPurpose(enum.StrEnum):
+    BIRTHDAY = "birthday"
+    WINBACK = "winback"
+    COMPLAINT = "complaint"
+
+
 class SurveyStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     SENT = "sent"
@@ -646,6 +652,25 @@ class SatisfactionSurvey(Base):
     answered_at: Mapped[datetime | None]
     score: Mapped[int | None] = mapped_column(SmallInteger)
     reply_text: Mapped[str | None] = mapped_column(Text)
+
+
+class Coupon(Base):
+    """A coupon code given to a customer: every code issued is here, and only once."""
+
+    __tablename__ = "coupons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    purpose: Mapped[CouponPurpose] = mapped_column(str_enum(CouponPurpose, 16))
+    value: Mapped[Decimal | None] = mapped_column(Money)
+    description: Mapped[str | None] = mapped_column(Text)
+    # The complaint it compensates, when it does.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # The message it goes out with: a planner that runs again is given the same coupon.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):

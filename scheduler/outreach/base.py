@@ -8,7 +8,6 @@ twice queues nothing twice.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Protocol
 
@@ -19,7 +18,3 @@ from crm_store.settings import Settings
 
 class Planner(Protocol):
     def __call__(self, session: Session, *, now: datetime, settings: Settings) -> int: ...
-
-
-def coupon_code(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3).upper()}"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from crm_store.coupons import issue_coupon, month_end
 from crm_store.customers import customers_with_birthday_today, zone
-from crm_store.models import Author, Language, MessagePurpose
+from crm_store.models import Author, CouponPurpose, Language, MessagePurpose
 from crm_store.outbox import enqueue
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
 from crm_store.templates import first_name
-from scheduler.outreach.base import coupon_code
 
 BIRTHDAY = {
     Language.ZH_TW: "{name}，生日快樂！🎂 {shop} 祝您有美好的一年。{coupon}",
@@ -23,6 +24,7 @@ BIRTHDAY_COUPON = {
     Language.ZH_TW: "送您生日折價券 {code}，本月使用可折 NT$100。",
     Language.EN: "Here's a birthday coupon, {code}: NT$100 off this month.",
 }
+BIRTHDAY_COUPON_VALUE = Decimal(100)
 
 
 def plan(session: Session, *, now: datetime, settings: Settings) -> int:
@@ -38,13 +40,24 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
             continue
         local = now.astimezone(zone(customer.timezone))
         at = local.replace(hour=settings.birthday_hour, minute=0, second=0, microsecond=0)
-        coupon = BIRTHDAY_COUPON[customer.language].format(code=coupon_code("BDAY"))
+        key = f"birthday:{customer.id}:{local.year}"
+        code = issue_coupon(
+            session,
+            purpose=CouponPurpose.BIRTHDAY,
+            customer_id=customer.id,
+            now=now,
+            value=BIRTHDAY_COUPON_VALUE,
+            description="NT$100 off in the birthday month",
+            expires_at=month_end(local),
+            key=key,
+        ).code
+        coupon = BIRTHDAY_COUPON[customer.language].format(code=code)
         text = BIRTHDAY[customer.language].format(
             name=first_name(customer.name), shop=settings.shop_name, coupon=coupon
         )
         greeting = enqueue(
             session,
-            key=f"birthday:{customer.id}:{local.year}",
+            key=key,
             identity=identity,
             purpose=MessagePurpose.MARKETING,
             parts=[text.strip()],

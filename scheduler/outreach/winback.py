@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_store.coupons import issue_coupon
 from crm_store.customers import lapsed_customers
-from crm_store.models import Author, Language, MessagePurpose, OutboxMessage
+from crm_store.models import Author, CouponPurpose, Language, MessagePurpose, OutboxMessage
 from crm_store.outbox import enqueue
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
 from crm_store.templates import first_name
-from scheduler.outreach.base import coupon_code
 
 WINBACK = {
     Language.ZH_TW: "{name}，好久不見！想聽聽您的想法：最近沒再光顧，是哪裡讓您不滿意嗎？"
@@ -21,6 +22,7 @@ WINBACK = {
     Language.EN: "{name}, we've missed you! Was there something we could have done better? "
     "Reply and tell us, and here's NT$150 off your next order: {code}.",
 }
+WINBACK_COUPON_VALUE = Decimal(150)
 
 
 def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 500) -> int:
@@ -49,12 +51,20 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
         identity = preferred_identity(session, customer.id, marketing=True)
         if identity is None:
             continue
-        text = WINBACK[customer.language].format(
-            name=first_name(customer.name), code=coupon_code("BACK")
+        key = f"winback:{customer.id}:{now:%Y%m%d}"
+        coupon = issue_coupon(
+            session,
+            purpose=CouponPurpose.WINBACK,
+            customer_id=customer.id,
+            now=now,
+            value=WINBACK_COUPON_VALUE,
+            description="NT$150 off the next order",
+            key=key,
         )
+        text = WINBACK[customer.language].format(name=first_name(customer.name), code=coupon.code)
         enqueue(
             session,
-            key=f"winback:{customer.id}:{now:%Y%m%d}",
+            key=key,
             identity=identity,
             purpose=MessagePurpose.MARKETING,
             parts=[text],
