@@ -15,7 +15,8 @@ from rasa_sdk.interfaces import Action, Tracker
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.actions.complaint import ActionListenToComplaint, ValidateCompensationForm, choose_option
+from bot.actions.compensation import ActionCloseComplaint, ValidateCompensationForm, choose_option
+from bot.actions.complaint import ActionListenToComplaint
 from bot.actions.complaint_form import ValidateComplaintForm
 from bot.actions.consent import ActionOptIn, ActionOptOut
 from bot.actions.context import use_store
@@ -26,6 +27,8 @@ from bot.actions.survey import ActionRecordScore
 from crm_store.models import (
     ChannelIdentity,
     ComplaintCategory,
+    Coupon,
+    CouponPurpose,
     Customer,
     Handoff,
     HandoffReason,
@@ -419,6 +422,31 @@ def test_compensation_form_refuses_an_unclear_answer(store: sessionmaker[Session
         "2", CollectingDispatcher(), tracker("2", "give_score", slots={"ticket_id": ticket_id}), {}
     )
     assert result == {"compensation_choice": "free_shipping"}
+
+
+def test_the_compensation_granted_is_a_stored_coupon_of_the_ticket(
+    store: sessionmaker[Session],
+) -> None:
+    with store() as session:
+        found = customer(session)
+        ticket = make_ticket(session, found, text="還沒到", now=datetime.now(UTC))
+        session.commit()
+        ticket_id = ticket.id
+    chosen = tracker(
+        "1", "give_score", slots={"ticket_id": ticket_id, "compensation_choice": "coupon"}
+    )
+    responses, _ = run(ActionCloseComplaint(), chosen)
+    assert "utter_compensation_granted" in responses
+    with store() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        coupon = session.scalars(select(Coupon)).one()
+        assert ticket.coupon_code == coupon.code and coupon.code.startswith("SORRY-")
+        assert (coupon.purpose, coupon.ticket_id, coupon.customer_id) == (
+            CouponPurpose.COMPLAINT,
+            ticket_id,
+            ticket.customer_id,
+        )
+        assert (coupon.description, coupon.value) == ("coupon", ticket.compensation_value)
 
 
 def test_outcome_entity_values_are_cleaned_and_checked() -> None:
