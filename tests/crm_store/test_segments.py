@@ -1,8 +1,7 @@
-import itertools
+"""Who a segment reaches: each filter, the audience's order and language, and which identity."""
+
 import random
-from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,76 +12,15 @@ from crm_store.models import (
     Channel,
     ChannelIdentity,
     Customer,
-    CustomerTag,
     Language,
     Tier,
 )
 from crm_store.segments import (
-    SEGMENT_KEYS,
     Recipient,
-    Sample,
     Segment,
     audience,
-    preview,
 )
-from crm_store.templates import InvalidTemplate
-from tests.factories import utc
-
-NOW = utc(2026, 6, 1, 12, 0)
-_addresses = itertools.count(100_000)
-
-
-@dataclass
-class Reach:
-    """How one identity of a test customer may be used."""
-
-    channel: Channel
-    consent: bool = True
-    opted_out: bool = False
-    reachable: bool = True
-
-
-def person(
-    session: Session,
-    name: str,
-    *reach: Reach,
-    tier: Tier = Tier.STANDARD,
-    language: Language = Language.ZH_TW,
-    birthday: date | None = None,
-    tags: tuple[str, ...] = (),
-    orders: int = 0,
-    spent: str = "0",
-    last_order_days_ago: float | None = None,
-    erased: bool = False,
-) -> Customer:
-    customer = Customer(
-        name=name,
-        tier=tier,
-        language=language,
-        order_count=orders,
-        total_spent=Decimal(spent),
-        last_order_at=(
-            None if last_order_days_ago is None else NOW - timedelta(days=last_order_days_ago)
-        ),
-        erased_at=NOW - timedelta(days=1) if erased else None,
-    )
-    customer.set_birthday(birthday)
-    for item in reach:
-        number = next(_addresses)
-        address = f"+8869{number:08d}" if item.channel == Channel.SMS else str(number)
-        customer.identities.append(
-            ChannelIdentity(
-                channel=item.channel,
-                address=address,
-                marketing_consent=item.consent,
-                opted_out=item.opted_out,
-                reachable=item.reachable,
-            )
-        )
-    customer.tags.extend(CustomerTag(tag=tag) for tag in tags)
-    session.add(customer)
-    session.flush()
-    return customer
+from tests.crm_store.segment_people import NOW, Reach, person
 
 
 def names(session: Session, recipients: list[Recipient]) -> list[str]:
@@ -341,141 +279,3 @@ def test_min_rfm_with_one_or_no_customer_ever_sold_to(session: Session) -> None:
 def test_audience_refuses_a_naive_time(session: Session) -> None:
     with pytest.raises(ValueError, match="naive"):
         audience(session, Segment(), now=NOW.replace(tzinfo=None))
-
-
-# --- preview ------------------------------------------------------------------------
-
-TEMPLATES = {
-    "zh-TW": "{{ first_name }}您好，{{ shop }}祝您{{ birthday.month }}月生日快樂！",
-    "en": (
-        "Happy birthday, {{ first_name }}! From {{ shop }}{% if coupon %}: {{ coupon }}{% endif %}"
-    ),
-}
-
-
-def test_preview_counts_and_renders_samples_in_each_language(session: Session) -> None:
-    for number, name in enumerate(("王小明", "陳美玲", "林志玲", "李大華"), start=1):
-        person(session, name, Reach(Channel.SMS), birthday=date(1990, number, 1))
-    person(
-        session,
-        "Alice Chen",
-        Reach(Channel.TELEGRAM),
-        Reach(Channel.SMS),
-        language=Language.EN,
-        birthday=date(1991, 6, 2),
-    )
-    result = preview(session, Segment(), TEMPLATES, now=NOW, shop="好物", coupon="B-1")
-    assert result.size == 5
-    assert result.by_language == {"zh-TW": 4, "en": 1}
-    assert result.by_channel == {"sms": 4, "telegram": 1}
-    # The English customer is last by id, yet shown: every language gets a sample.
-    assert result.samples == [
-        Sample("王小明", Language.ZH_TW, Channel.SMS, "小明您好，好物祝您1月生日快樂！"),
-        Sample("陳美玲", Language.ZH_TW, Channel.SMS, "美玲您好，好物祝您2月生日快樂！"),
-        Sample(
-            "Alice Chen", Language.EN, Channel.TELEGRAM, "Happy birthday, Alice! From 好物: B-1"
-        ),
-    ]
-
-
-def test_preview_falls_back_to_the_other_language(session: Session) -> None:
-    person(
-        session, "Alice Chen", Reach(Channel.SMS), language=Language.EN, birthday=date(1991, 6, 2)
-    )
-    result = preview(session, Segment(), {"zh-TW": TEMPLATES["zh-TW"]}, now=NOW, shop="好物")
-    assert [s.text for s in result.samples] == ["Alice您好，好物祝您6月生日快樂！"]
-    result = preview(session, Segment(), {"zh-TW": "", "en": "Hi {{ name }}"}, now=NOW, shop="S")
-    assert [s.text for s in result.samples] == ["Hi Alice Chen"]
-
-
-def test_preview_sample_count_and_empty_audience(session: Session) -> None:
-    for number in range(6):
-        person(session, f"客戶{number}", Reach(Channel.SMS), birthday=date(1990, 1, 1))
-    assert len(preview(session, Segment(), TEMPLATES, now=NOW, shop="S", samples=4).samples) == 4
-    result = preview(session, Segment(), TEMPLATES, now=NOW, shop="S", samples=0)
-    assert (result.size, result.samples) == (6, [])
-    result = preview(session, Segment(languages=(Language.EN,)), TEMPLATES, now=NOW, shop="S")
-    assert (result.size, result.by_language, result.by_channel, result.samples) == (0, {}, {}, [])
-
-
-def test_preview_reports_bad_templates(session: Session) -> None:
-    person(session, "王小明", Reach(Channel.SMS))  # no birthday: `birthday.month` fails
-    with pytest.raises(InvalidTemplate, match="en template: unknown field 'nickname'"):
-        preview(session, Segment(), {"zh-TW": "x", "en": "{{ nickname }}"}, now=NOW, shop="S")
-    with pytest.raises(InvalidTemplate, match="no attribute 'month'"):
-        preview(session, Segment(), TEMPLATES, now=NOW, shop="S")
-    with pytest.raises(ValueError, match="unknown language 'fr'"):
-        preview(session, Segment(), {"fr": "Bonjour"}, now=NOW, shop="S")
-    with pytest.raises(ValueError, match="no message template"):
-        preview(session, Segment(), {"zh-TW": "", "en": ""}, now=NOW, shop="S")
-
-
-# --- the segment's JSON form ----------------------------------------------------------
-
-
-def test_from_dict_and_to_dict_round_trip() -> None:
-    data = {
-        "tiers": ["gold", "vip"],
-        "languages": ["en"],
-        "channels": ["sms", "telegram"],
-        "birth_months": [1, 12],
-        "tags": ["newsletter"],
-        "ordered_within_days": 365,
-        "lapsed_days": 90,
-        "min_orders": 2,
-        "min_total_spent": "1500.50",
-        "min_rfm": 9,
-    }
-    segment = Segment.from_dict(data)
-    assert segment.tiers == (Tier.GOLD, Tier.VIP)
-    assert segment.channels == (Channel.SMS, Channel.TELEGRAM)
-    assert segment.min_total_spent == Decimal("1500.50")
-    assert segment.to_dict() == data
-    assert Segment.from_dict(segment.to_dict()) == segment
-    assert set(data) == set(SEGMENT_KEYS)
-    assert Segment.from_dict({}).to_dict() == {}
-    assert Segment.from_dict({"min_rfm": None, "tags": []}) == Segment()
-    assert Segment.from_dict({"min_total_spent": 100}).min_total_spent == Decimal(100)
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ({"tier": ["gold"]}, "unknown segment key 'tier'; allowed: tiers, languages, channels"),
-        ({"tiers": ["platinum"]}, "unknown tier 'platinum'; allowed: standard, silver, gold, vip"),
-        ({"tiers": "gold"}, "tiers must be a list"),
-        ({"languages": ["zh-CN"]}, "unknown language 'zh-CN'; allowed: zh-TW, en"),
-        ({"channels": ["email"]}, "unknown channel 'email'; allowed: telegram, sms, webchat"),
-        ({"channels": ["webchat"]}, "cannot be sent on channel 'webchat'; allowed: telegram, sms"),
-        ({"birth_months": [13]}, "birth month 13 is not a month number"),
-        ({"birth_months": ["6"]}, "birth month '6' is not a month number"),
-        ({"tags": [" "]}, "tag '' must be a text"),
-        ({"tags": ["x" * 65]}, "must be a text of 1–64 characters"),
-        ({"lapsed_days": -1}, "lapsed_days must be a whole number ≥ 0"),
-        ({"ordered_within_days": "30"}, "ordered_within_days must be a whole number"),
-        ({"min_orders": True}, "min_orders must be a whole number"),
-        ({"min_orders": 1.5}, "min_orders must be a whole number"),
-        ({"min_total_spent": "lots"}, "min_total_spent must be an amount"),
-        ({"min_total_spent": "-5"}, "min_total_spent must be an amount ≥ 0"),
-        ({"min_total_spent": "NaN"}, "min_total_spent must be an amount ≥ 0"),
-        ({"min_rfm": 2}, "min_rfm must be a whole number 3–15"),
-        ({"min_rfm": 16}, "min_rfm must be a whole number 3–15"),
-        ({"ordered_within_days": 30, "lapsed_days": 60}, "no customer can have ordered within"),
-    ],
-)
-def test_from_dict_explains_what_is_wrong(data: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError) as raised:
-        Segment.from_dict(data)
-    assert message in str(raised.value)
-
-
-def test_from_dict_refuses_what_is_not_an_object() -> None:
-    with pytest.raises(ValueError, match="must be a JSON object, not list"):
-        Segment.from_dict(["tiers"])  # type: ignore[arg-type]
-
-
-def test_direct_construction_is_checked_too() -> None:
-    with pytest.raises(ValueError, match="unknown tier 'gold'"):
-        Segment(tiers=("gold",))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="min_total_spent must be an amount"):
-        Segment(min_total_spent=5)  # type: ignore[arg-type]
