@@ -30,7 +30,6 @@ from channels import sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
 from channels.metrics import Metrics
-from channels.outgoing import send_text
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import Router
 from channels.senders import Sender, TelegramSender, build_senders
@@ -38,6 +37,7 @@ from channels.texts import TELEGRAM_PHONE_LINKED
 from channels.workers import ConversationWorkers, recover
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import Author, Channel, MessagePurpose
+from crm_store.outbox import enqueue
 from crm_store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class Gateway:
             if isinstance(event, telegram.PhoneShared):
                 found = telegram.link_phone(session, stored.identity, event.phone)
                 if found:
-                    send_text(
+                    enqueue(
                         session,
                         key=f"linked:{stored.message.id}",
                         identity=stored.identity,

@@ -130,12 +130,6 @@ class RasaClient:
             if reply.get("text")
         ]
 
-    def send_burst(
-        self, sender_id: str, messages: list[str], *, language: Language | None = None
-    ) -> list[BotMessage]:
-        """Several messages sent in quick succession, answered once as one message."""
-        return self.send(sender_id, "\n".join(messages), language=language)
-
     def status(self) -> dict[str, Any]:
         try:
             response = self._http.get("/status")

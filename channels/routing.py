@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from channels.dispatch import Dispatcher
 from channels.inbound import LANGUAGE_SWITCH
 from channels.metrics import Metrics
-from channels.outgoing import send_text
 from channels.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from channels.staff_wait import acknowledge_for_staff, hand_over_failed_turn
 from channels.texts import (
@@ -53,6 +52,7 @@ from crm_store.models import (
     Message,
     MessagePurpose,
 )
+from crm_store.outbox import enqueue
 from crm_store.sending_rules import consent_refusal
 from crm_store.settings import Settings
 from crm_store.surveys import parse_score, pending_survey
@@ -233,7 +233,7 @@ class Router:
                 )
                 author, buttons = Author.SYSTEM, []
             identity = conversation.identity
-            queued = send_text(
+            queued = enqueue(
                 session,
                 key=f"reply:{ids[-1]}",
                 identity=identity,
@@ -290,7 +290,7 @@ class Router:
             if not waiting or conversation.mode is ConversationMode.HUMAN:
                 return False
             identity = conversation.identity
-            queued = send_text(
+            queued = enqueue(
                 session,
                 key=f"holding:{waiting[0].id}",
                 identity=identity,
@@ -332,7 +332,7 @@ class Router:
                 )
                 if not ids or not claimed.rowcount:  # type: ignore[attr-defined]
                     continue  # answered meanwhile
-                send_text(
+                enqueue(
                     session,
                     key=f"reply:{ids[-1]}",
                     identity=conversation.identity,

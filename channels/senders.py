@@ -38,18 +38,15 @@ from channels.rate_limits import (
     RateLimiterUnavailable,
     SharedLimits,
 )
-from channels.sms_text import MAX_MESSAGE_CHARS, count_segments
-from channels.text_split import split_text
 from crm_store.models import Channel
 from crm_store.settings import Settings
+from crm_store.text_limits import count_segments
 
 log = logging.getLogger(__name__)
 
 # python-telegram-bot 22 warns on every flood-control error unless told that we take
 # time periods as timedelta, the type its next major version uses.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
-
-TELEGRAM_MAX_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +89,6 @@ class Sender(Protocol):
         """The provider's id of `message` if it was already sent after `since`; None when
         it was not, or the provider cannot tell (then it is sent again)."""
         ...
-
-
-def split_for_channel(channel: Channel, text: str) -> list[str]:
-    """A text in the parts `channel` takes in one message each."""
-    if channel is Channel.TELEGRAM:
-        return split_text(text, TELEGRAM_MAX_CHARS)
-    if channel is Channel.SMS:
-        return split_text(text, MAX_MESSAGE_CHARS)
-    return [text.strip()]
 
 
 class TelegramSender:

@@ -11,7 +11,6 @@ from twilio.request_validator import RequestValidator
 
 from channels.inbound import Inbound, MalformedPayload, Stored
 from channels.keywords import Keyword, sms_keyword
-from channels.outgoing import send_text
 from channels.texts import SMS_HELP, SMS_OPTED_IN, SMS_OPTED_OUT, say
 from crm_store import outbox_results
 from crm_store.consent import set_consent
@@ -23,6 +22,7 @@ from crm_store.models import (
     MessagePurpose,
     OutboxMessage,
 )
+from crm_store.outbox import enqueue
 from crm_store.phones import InvalidPhoneNumber, normalize_phone
 from crm_store.settings import Settings
 
@@ -112,7 +112,7 @@ def handle_keyword(session: Session, stored: Stored, *, settings: Settings, now:
         texts = SMS_OPTED_IN if opted_in else SMS_OPTED_OUT
     else:
         texts = SMS_HELP
-    send_text(
+    enqueue(
         session,
         key=f"keyword:{stored.message.id}",
         identity=identity,

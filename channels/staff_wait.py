@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from channels.outgoing import send_text
 from channels.texts import (
     BOT_FAILED,
     STAFF_REPLY_LATER,
@@ -28,6 +27,7 @@ from crm_store.models import (
     Message,
     MessagePurpose,
 )
+from crm_store.outbox import enqueue
 from crm_store.settings import Settings
 from crm_store.tickets import request_handoff
 from crm_store.time_text import format_business_hours, format_datetime
@@ -82,7 +82,7 @@ def acknowledge_for_staff(
     if heard_from_us is not None and now - heard_from_us < STAFF_ACKNOWLEDGED_FOR:
         return
     language = conversation.identity.customer.language
-    send_text(
+    enqueue(
         session,
         key=f"with-staff:{latest.id}",
         identity=conversation.identity,

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.outgoing import send_text
 from console.texts import PARKED
 from crm_store import handoffs
 from crm_store.db import session_scope
 from crm_store.models import Author, Conversation, Language, MessagePurpose, Ticket
+from crm_store.outbox import enqueue
 from crm_store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def park_unattended(factory: sessionmaker[Session], settings: Settings, *, now: 
                 due=local_time(due, settings, language),
                 ticket=f" ({ticket.reference})" if ticket else "",
             )
-            send_text(
+            enqueue(
                 session,
                 key=f"parked:{handoff.id}",
                 identity=identity,

@@ -9,7 +9,7 @@ claimed row whose sender died goes back to the queue after a lease, so none is s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +18,11 @@ from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from crm_store.bulk import bulk_insert
 from crm_store.db import savepoint
 from crm_store.models import (
     Author,
+    Channel,
     ChannelIdentity,
     Conversation,
     DeliveryStatus,
@@ -30,6 +32,7 @@ from crm_store.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from crm_store.text_limits import split_for_channel
 
 # Lower goes first. Replies to a customer who is waiting beat everything else.
 PRIORITY = {
@@ -58,9 +61,11 @@ def enqueue(
     key: str,
     identity: ChannelIdentity,
     purpose: MessagePurpose,
-    parts: Sequence[str],
+    text: str | None = None,
+    parts: Sequence[str] | None = None,
     author: Author,
     conversation: Conversation | None = None,
+    buttons: Sequence[dict[str, Any]] = (),
     payload: dict[str, Any] | None = None,
     now: datetime,
     not_before: datetime | None = None,
@@ -68,7 +73,8 @@ def enqueue(
     staff_user_id: int | None = None,
     claim_for: str | None = None,
 ) -> Queued:
-    """Queue one message, sent as `parts` (already split to the channel's limits).
+    """Queue one message: `text`, cut to the channel's limits here, or `parts` already
+    cut; `buttons` go with it (as the `payload` ``{"buttons": [...]}``).
 
     The whole text goes into the conversation's transcript as one message; each part
     is an outbox row keyed ``key`` (``key:2``, ``key:3`` for the rest). When `key` was
@@ -78,12 +84,20 @@ def enqueue(
     so a reply goes out without waiting for a dispatcher's round; unless something
     queued earlier for this identity is still unsent, which must go first.
     """
+    if (text is None) == (parts is None):
+        raise ValueError("give exactly one of text and parts")
+    if buttons:
+        if payload is not None:
+            raise ValueError("give buttons or a payload, not both")
+        payload = {"buttons": list(buttons)}
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
         return Queued(new=False)
+    if parts is None:
+        assert text is not None
+        parts = split_for_channel(identity.channel, text)
     try:
         # A concurrent transaction can queue the same key after the look above.
         with savepoint(session):
-            not_before = not_before or now
             message = None
             if conversation is not None:
                 message = Message(
@@ -102,28 +116,23 @@ def enqueue(
                 conversation.last_message_at = now
                 session.flush()
             claimed = claim_for is not None and not unsent_for(session, identity.id)
-            rows = []
-            for number, part in enumerate(parts, start=1):
-                rows.append(
-                    OutboxMessage(
-                        idempotency_key=key if number == 1 else f"{key}:{number}",
-                        customer_id=identity.customer_id,
-                        identity_id=identity.id,
-                        channel=identity.channel,
-                        purpose=purpose,
-                        priority=PRIORITY[purpose],
-                        body=part,
-                        # Buttons go with the last part, under the text they answer.
-                        payload=payload if number == len(parts) else None,
-                        campaign_id=campaign_id,
-                        message_id=None if message is None else message.id,
-                        status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
-                        claimed_by=claim_for if claimed else None,
-                        claimed_at=now if claimed else None,
-                        not_before=not_before,
-                        created_at=now,
-                    )
+            rows = [
+                OutboxMessage(**values)
+                for values in _rows(
+                    key=key,
+                    customer_id=identity.customer_id,
+                    identity_id=identity.id,
+                    channel=identity.channel,
+                    purpose=purpose,
+                    parts=parts,
+                    payload=payload,
+                    campaign_id=campaign_id,
+                    message_id=None if message is None else message.id,
+                    claimed_by=claim_for if claimed else None,
+                    not_before=not_before or now,
+                    now=now,
                 )
+            ]
             session.add_all(rows)
             session.flush()
             return Queued(
@@ -133,6 +142,97 @@ def enqueue(
             )
     except IntegrityError:
         return Queued(new=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One message of many queued at once (`enqueue_many`): to whom, and what it says."""
+
+    key: str
+    customer_id: int
+    identity_id: int
+    channel: Channel
+    text: str
+
+
+def enqueue_many(
+    session: Session,
+    drafts: Iterable[Draft],
+    *,
+    purpose: MessagePurpose,
+    now: datetime,
+    not_before: datetime | None = None,
+    campaign_id: int | None = None,
+) -> int:
+    """Queue many messages at once (a campaign's audience), each cut to its channel's
+    limits and keyed as `enqueue` keys them; returns how many messages.
+
+    The rows are inserted in bulk (COPY on PostgreSQL), so a key queued before makes
+    the whole insert fail: the caller queues each key once, in the transaction that
+    records it did (a campaign run's start).
+    """
+    rows: list[dict[str, Any]] = []
+    count = 0
+    for draft in drafts:
+        rows.extend(
+            _rows(
+                key=draft.key,
+                customer_id=draft.customer_id,
+                identity_id=draft.identity_id,
+                channel=draft.channel,
+                purpose=purpose,
+                parts=split_for_channel(draft.channel, draft.text),
+                payload=None,
+                campaign_id=campaign_id,
+                message_id=None,
+                claimed_by=None,
+                not_before=not_before or now,
+                now=now,
+            )
+        )
+        count += 1
+    bulk_insert(session, OutboxMessage, rows)
+    return count
+
+
+def _rows(
+    *,
+    key: str,
+    customer_id: int,
+    identity_id: int,
+    channel: Channel,
+    purpose: MessagePurpose,
+    parts: Sequence[str],
+    payload: dict[str, Any] | None,
+    campaign_id: int | None,
+    message_id: int | None,
+    claimed_by: str | None,
+    not_before: datetime,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one message, a row a part (the values by column name)."""
+    return [
+        {
+            "idempotency_key": key if number == 1 else f"{key}:{number}",
+            "customer_id": customer_id,
+            "identity_id": identity_id,
+            "channel": channel,
+            "purpose": purpose,
+            "priority": PRIORITY[purpose],
+            "body": part,
+            # Buttons go with the last part, under the text they answer.
+            "payload": payload if number == len(parts) else None,
+            "campaign_id": campaign_id,
+            "message_id": message_id,
+            "status": OutboxStatus.PENDING if claimed_by is None else OutboxStatus.SENDING,
+            "claimed_by": claimed_by,
+            "claimed_at": None if claimed_by is None else now,
+            "not_before": not_before,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def unsent_for(session: Session, identity_id: int) -> bool:

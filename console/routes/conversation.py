@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from channels.outgoing import send_text
 from channels.rasa_client import RasaUnavailable
 from channels.routing import sender_id
 from console import auth
@@ -44,6 +43,7 @@ from crm_store.models import (
     StaffUser,
     Ticket,
 )
+from crm_store.outbox import enqueue
 from crm_store.policy import Policy
 from crm_store.tickets import steps_done
 
@@ -174,7 +174,7 @@ async def reply(
             with session_scope(factory) as session:
                 own_open_handoff(session, conversation_id, user)
                 conversation = session.get_one(Conversation, conversation_id)
-                queued = send_text(
+                queued = enqueue(
                     session,
                     key=f"agent:{conversation_id}:{reply_id}",
                     identity=conversation.identity,
@@ -316,7 +316,7 @@ async def finish(
             conversation = session.get_one(Conversation, conversation_id)
             identity = conversation.identity
             language = identity.customer.language
-            send_text(
+            enqueue(
                 session,
                 key=f"handed-back:{handoff.id}",
                 identity=identity,

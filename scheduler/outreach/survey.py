@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.outgoing import send_text
 from crm_store.models import (
     Author,
     ChannelIdentity,
@@ -20,6 +19,7 @@ from crm_store.models import (
     SurveyStatus,
     Ticket,
 )
+from crm_store.outbox import enqueue
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
 
@@ -104,7 +104,7 @@ def _ask(
     if ticket is not None and ticket.conversation_id is not None:
         conversation = session.get(Conversation, ticket.conversation_id)
     reference = ticket.reference if ticket else ""
-    question = send_text(
+    question = enqueue(
         session,
         key=key,
         identity=identity,

@@ -83,7 +83,9 @@ def test_delivery_complaint_in_traditional_chinese_goes_through_all_eight_steps(
     replies = talk(assistant, sender, f"我的包裹 {order_number} 已經超過三天了還沒到！！", zh)
     assert said(replies, "utter_complaint_empathise", zh), replies
     burst = ["黑貓的網站也一直查不到", "打客服電話也沒人接，真的很誇張"]
-    replies = [m.text for m in assistant.client.send_burst(sender, burst, language=zh)]
+    # Several messages in quick succession reach Rasa as one, joined as the router joins
+    # them, and are answered once.
+    replies = [m.text for m in assistant.client.send(sender, "\n".join(burst), language=zh)]
     assert len(replies) == 1 and said(replies, "utter_complaint_more", zh), replies
     replies = talk(assistant, sender, "沒有了", zh)
     assert said(replies, "utter_thank_for_telling", zh), replies

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.outgoing import send_text
 from crm_store.models import (
     AuditLog,
     Author,
@@ -30,6 +29,7 @@ from crm_store.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from crm_store.outbox import enqueue
 from tests.channels.conftest import SHOP_NUMBER, RunningGateway, running_gateway, wait_until
 from tests.factories import make_customer
 from tests.fakes import (
@@ -83,7 +83,7 @@ def queue(
         conversation = session.scalars(
             select(Conversation).where(Conversation.identity_id == who.id)
         ).first()
-        send_text(
+        enqueue(
             session,
             key=key or f"test:{uuid.uuid4()}",
             identity=who,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.sms_text import (
+from crm_store.text_limits import (
     GSM7_EXTENSION,
     MAX_MESSAGE_CHARS,
     SmsEncoding,

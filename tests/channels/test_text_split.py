@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from channels.sms_text import count_segments
-from channels.text_split import split_text
+from crm_store.text_limits import count_segments, split_text
 
 
 def assert_parts_rebuild(text: str, parts: list[str]) -> None:
