@@ -6,13 +6,22 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from crm_store.db import make_engine, make_session_factory, session_scope
-from crm_store.models import StaffRole
+from crm_store.models import (
+    ComplaintCategory,
+    Conversation,
+    HandoffReason,
+    Language,
+    StaffRole,
+)
 from crm_store.staff import create_staff_user
+from crm_store.tickets import open_ticket, request_handoff
 from crmbot.web import create_app
 from tests.channels.conftest import RunningGateway, running_gateway
 from tests.fakes import FakeTelegram, FakeTwilio
@@ -60,6 +69,40 @@ def reply_id_of(html: str) -> str:
     match = re.search(r'name="reply_id" value="([0-9a-f]{32})"', html)
     assert match, "no reply form on the page"
     return match.group(1)
+
+
+CHAT = 7001  # the Telegram chat of the customer `customer_waiting` hands to staff
+
+
+def customer_waiting(console: Console, chat_id: int = CHAT, *, with_ticket: bool = True) -> int:
+    """A Telegram customer who wrote in and was handed to staff; returns the handoff id."""
+    running = console.running
+    running.say_on_telegram(chat_id * 10, chat_id, "東西壞了，我要找真人")
+    running.telegram.wait_for_sent(chat_id, timeout=30)  # the holding reply: Rasa is down
+    now = datetime.now(UTC)
+    with running.store() as session, session.begin():
+        conversation = session.scalars(select(Conversation)).all()[-1]
+        customer = conversation.identity.customer
+        ticket = None
+        if with_ticket:
+            ticket = open_ticket(
+                session,
+                customer=customer,
+                conversation=conversation,
+                category=ComplaintCategory.QUALITY,
+                language=Language.ZH_TW,
+                text="東西壞了",
+                now=now,
+            )
+        handoff = request_handoff(
+            session,
+            conversation=conversation,
+            customer=customer,
+            reason=HandoffReason.ASKED_FOR_PERSON,
+            ticket=ticket,
+            now=now,
+        )
+        return handoff.id
 
 
 def add_staff(database_url: str) -> dict[str, int]:
