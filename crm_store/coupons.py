@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,10 +35,8 @@ class CodeFormat:
     alphabet: str
     length: int = 6
 
-    def draw(self) -> str:
-        return f"{self.prefix}-" + "".join(
-            secrets.choice(self.alphabet) for _ in range(self.length)
-        )
+    def draw(self, choice: Callable[[str], str] = secrets.choice) -> str:
+        return f"{self.prefix}-" + "".join(choice(self.alphabet) for _ in range(self.length))
 
 
 HEX_DIGITS = string.digits + "ABCDEF"
@@ -59,16 +58,18 @@ def issue_coupon(
     expires_at: datetime | None = None,
     ticket_id: int | None = None,
     key: str | None = None,
+    choice: Callable[[str], str] = secrets.choice,
 ) -> Coupon:
     """A new coupon for `customer_id`, stored with a code no one else has had.
 
     With `key` (the idempotency key of the message it goes out with), the coupon
-    already issued under that key is returned instead, if there is one.
+    already issued under that key is returned instead, if there is one. `choice` draws
+    the code's characters: a seeded one gives the demo the same codes every time.
     """
     if key is not None and (existing := _issued_under(session, key)) is not None:
         return existing
     while True:
-        code = CODE_FORMATS[purpose].draw()
+        code = CODE_FORMATS[purpose].draw(choice)
         if _taken(session, code):
             continue
         coupon = Coupon(

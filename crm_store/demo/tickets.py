@@ -8,27 +8,35 @@ with a root cause.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+from crm_store.coupons import issue_coupon
 from crm_store.customers import zone
 from crm_store.demo.catalogue import CONSUMABLES
 from crm_store.demo.context import TAIPEI, Demo, taipei_date
 from crm_store.demo.orders import Built
 from crm_store.demo.scenarios import SCENARIOS
-from crm_store.models import Language, Order, OrderStatus, Ticket, TicketStatus, TicketStep, Tier
+from crm_store.models import (
+    CouponPurpose,
+    Language,
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+    TicketStep,
+    Tier,
+)
 
 _STAFF = ("staff:陳雅婷", "staff:林志明", "staff:Kevin Lin")
 
 
 class TicketMaker:
-    """Adds complaint tickets about recorded orders, never reusing a coupon code."""
+    """Adds complaint tickets about recorded orders."""
 
     def __init__(self, demo: Demo) -> None:
         self.demo = demo
-        self.used_coupons: set[str] = set()
 
     def make(self, built: Sequence[Built]) -> int:
         """Add tickets about some of the `built` orders; how many were made."""
@@ -156,7 +164,17 @@ class TicketMaker:
             ticket.compensation_kind = kind
             ticket.compensation_value = value
             if kind == "coupon":
-                ticket.coupon_code = self._coupon()
+                self.demo.session.add(ticket)
+                self.demo.session.flush()  # the coupon names its ticket
+                ticket.coupon_code = issue_coupon(
+                    self.demo.session,
+                    purpose=CouponPurpose.COMPLAINT,
+                    customer_id=customer.id,
+                    now=ticket.steps[5].done_at,
+                    value=value,
+                    ticket_id=ticket.id,
+                    choice=rng.choice,
+                ).code
             ticket.steps[5].note = f"{kind} NT${value}"
             ticket.resolved_at = ticket.steps[5].done_at
         if steps >= 7:
@@ -182,14 +200,6 @@ class TicketMaker:
         if self.demo.rng.random() < 0.3:
             return "shipping_refund", Decimal(100)
         return "coupon", Decimal(100 * severity)
-
-    def _coupon(self) -> str:
-        alphabet = string.ascii_uppercase + string.digits
-        while True:
-            code = "SORRY-" + "".join(self.demo.rng.choice(alphabet) for _ in range(6))
-            if code not in self.used_coupons:
-                self.used_coupons.add(code)
-                return code
 
 
 def _late(order: Order) -> bool:

@@ -67,7 +67,7 @@ def test_a_code_already_given_is_drawn_again(
     legacy.coupon_code = "SORRY-AAAAAA"  # given before coupons were stored
     session.flush()
     draws: Iterator[str] = iter(["SORRY-BBBBBB", "SORRY-AAAAAA", "SORRY-BBBBBB", "SORRY-CCCCCC"])
-    monkeypatch.setattr(CodeFormat, "draw", lambda self: next(draws))
+    monkeypatch.setattr(CodeFormat, "draw", lambda self, choice: next(draws))
     first = issue_coupon(session, purpose=CouponPurpose.COMPLAINT, customer_id=customer.id, now=NOW)
     second = issue_coupon(
         session, purpose=CouponPurpose.COMPLAINT, customer_id=customer.id, now=NOW
@@ -83,7 +83,7 @@ def test_a_code_taken_by_a_concurrent_transaction_is_drawn_again(
     customer = make_customer(session, phone="+886912500003")
     session.commit()
     draws: Iterator[str] = iter(["BACK-000001", "BACK-000002"])
-    monkeypatch.setattr(CodeFormat, "draw", lambda self: next(draws))
+    monkeypatch.setattr(CodeFormat, "draw", lambda self, choice: next(draws))
     real_taken = coupons._taken
     looked: list[str] = []
 

@@ -16,6 +16,8 @@ from crm_store.demo import DemoSummary, load_demo_data, store_has_customers
 from crm_store.models import (
     Channel,
     ChannelIdentity,
+    Coupon,
+    CouponPurpose,
     Customer,
     Language,
     Order,
@@ -93,6 +95,22 @@ def test_store_has_customers_only_after_loading(session: Session) -> None:
     load_demo_data(session, now=NOW, customers=20)
     session.commit()
     assert store_has_customers(session)
+
+
+def test_every_coupon_a_demo_complaint_gave_is_stored_with_its_ticket(
+    session: Session, summary: DemoSummary
+) -> None:
+    given = session.execute(
+        select(Ticket.coupon_code, Ticket.id, Ticket.customer_id).where(
+            Ticket.coupon_code.is_not(None)
+        )
+    ).all()
+    stored = session.execute(
+        select(Coupon.code, Coupon.ticket_id, Coupon.customer_id).where(
+            Coupon.purpose == CouponPurpose.COMPLAINT
+        )
+    ).all()
+    assert given and sorted(map(tuple, given)) == sorted(map(tuple, stored))
 
 
 def test_summary_counts_match_the_database(session: Session, summary: DemoSummary) -> None:
