@@ -2,87 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import jieba
 import pytest
-from sqlalchemy import Engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.actions.catalogue import CatalogueCache, CatalogueMatcher, Mentions
+from bot.actions.catalogue import CatalogueMatcher, Mentions
 from crm_store.models import Product
+from tests.bot.conftest import PRODUCTS, Catalogue
 from tests.factories import make_product
-
-# name_zh, name_en, sku (None: the factory's)
-PRODUCTS = [
-    ("保溫杯", "Insulated Bottle", "TW-BOTTLE-500"),
-    ("保溫杯蓋", "Bottle Lid", None),
-    ("浴巾", "Bath Towel", None),
-    ("竹纖維浴巾", "Bamboo Bath Towel", None),
-    ("竹毛巾", "Bamboo Towel", None),
-    ("陶瓷馬克杯", "Ceramic Mug", None),
-    ("面膜", "Face Mask", None),
-    ("行動電源", "Power Bank", None),
-    ("傘", "Umbrella", None),
-    ("玻璃杯", "Glass", None),
-    ("MagSafe 磁吸充電器", "MagSafe Charger", None),
-]
-
-
-@dataclass
-class Catalogue:
-    products: dict[str, Product]
-
-    def named(self, found: Mentions) -> list[tuple[str, str]]:
-        """(the product's Chinese name, the words the customer used) of each mention."""
-        by_id = {product.id: product for product in self.products.values()}
-        return [(by_id[mention.product_id].name_zh, mention.text) for mention in found.products]
-
-
-@pytest.fixture
-def catalogue(session: Session) -> Catalogue:
-    products = {
-        name_zh: make_product(session, name_zh=name_zh, name_en=name_en, sku=sku)
-        for name_zh, name_en, sku in PRODUCTS
-    }
-    candle = make_product(session, name_zh="香氛蠟燭", name_en="Scented Candle")
-    candle.active = False
-    session.commit()
-    return Catalogue(products)
 
 
 @pytest.fixture
 def matcher(session: Session, catalogue: Catalogue) -> CatalogueMatcher:
     return CatalogueMatcher.from_session(session)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements run on `engine` from now on."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
 
 
 # --- Chinese -----------------------------------------------------------------------
@@ -302,106 +236,3 @@ def test_names_are_found_among_two_thousand_products(session: Session) -> None:
         ("BULK-1999", "bulk item 1999"),
     ]
     assert matcher.version[0] == 2_000
-
-
-# --- the cache ---------------------------------------------------------------------
-
-
-def test_a_product_added_after_the_cache_was_built_is_found_once_the_ttl_passed(
-    session: Session,
-    session_factory: sessionmaker[Session],
-    catalogue: Catalogue,
-    statements: list[str],
-) -> None:
-    clock = FakeClock()
-    cache = CatalogueCache(session_factory, ttl=30, clock=clock)
-    assert cache.find("請問竹炭牙刷有貨嗎").products == []
-
-    toothbrush = make_product(session, name_zh="竹炭牙刷", name_en="Charcoal Toothbrush")
-    session.commit()
-    statements.clear()
-    clock.advance(29)
-    assert cache.find("請問竹炭牙刷有貨嗎").products == []
-    assert cache.find("charcoal toothbrushes?").products == []
-    assert statements == []
-
-    clock.advance(1)
-    found = cache.find("請問竹炭牙刷有貨嗎").products
-    assert [(m.product_id, m.text) for m in found] == [(toothbrush.id, "竹炭牙刷")]
-    assert [m.product_id for m in cache.find("charcoal toothbrushes?").products] == [toothbrush.id]
-
-
-def test_an_unchanged_catalogue_costs_one_query_a_ttl_and_no_rebuild(
-    session_factory: sessionmaker[Session], catalogue: Catalogue, statements: list[str]
-) -> None:
-    clock = FakeClock()
-    cache = CatalogueCache(session_factory, ttl=30, clock=clock)
-    cache.find("保溫杯")
-    statements.clear()
-
-    for _ in range(3):
-        clock.advance(10)
-        assert catalogue.named(cache.find("保溫杯")) == [("保溫杯", "保溫杯")]
-
-    assert len(statements) == 1
-    assert "count(" in statements[0].lower()
-
-
-def test_a_deactivated_product_is_forgotten_once_the_ttl_passed(
-    session: Session, session_factory: sessionmaker[Session], catalogue: Catalogue
-) -> None:
-    clock = FakeClock()
-    cache = CatalogueCache(session_factory, ttl=30, clock=clock)
-    assert cache.find("面膜").products != []
-
-    catalogue.products["面膜"].active = False
-    session.commit()
-    clock.advance(30)
-
-    assert cache.find("面膜").products == []
-
-
-def test_the_cache_keeps_its_matcher_when_the_catalogue_cannot_be_read(
-    session: Session,
-    session_factory: sessionmaker[Session],
-    catalogue: Catalogue,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    clock = FakeClock()
-    cache = CatalogueCache(session_factory, ttl=30, clock=clock)
-    cache.find("保溫杯")
-    session.execute(text("ALTER TABLE products RENAME TO products_away"))
-    session.commit()
-    clock.advance(30)
-
-    try:
-        with caplog.at_level(logging.WARNING, logger="bot.actions.catalogue"):
-            found = cache.find("保溫杯")
-    finally:
-        session.execute(text("ALTER TABLE products_away RENAME TO products"))
-        session.commit()
-
-    assert catalogue.named(found) == [("保溫杯", "保溫杯")]
-    assert "could not check the catalogue" in caplog.text
-
-
-def test_concurrent_first_finds_build_the_matcher_once(
-    session_factory: sessionmaker[Session], catalogue: Catalogue, statements: list[str]
-) -> None:
-    cache = CatalogueCache(session_factory, ttl=30, clock=FakeClock())
-    start = threading.Barrier(8)
-    results: list[Mentions] = []
-
-    def find() -> None:
-        start.wait()
-        results.append(cache.find("保溫杯蓋 A1234567"))
-
-    threads = [threading.Thread(target=find) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert len(results) == 8
-    assert all(catalogue.named(found) == [("保溫杯蓋", "保溫杯蓋")] for found in results)
-    assert len([sql for sql in statements if "from products" in sql.lower()]) == 1
