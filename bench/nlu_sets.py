@@ -1,4 +1,4 @@
-"""Helpers of bench/nlu.py: evaluation sets by script, per-label tables, the server's memory.
+"""Helpers of bench/nlu/: evaluation sets by script, per-label tables, the server's memory.
 
 An evaluation set may hold Simplified Chinese as well as Traditional Chinese and English.
 The live bot never shows Simplified text to the model: the gateway turns it into
