@@ -5,6 +5,9 @@ enqueues in the same transaction as the change that caused it; a dispatcher clai
 due rows and hands them to the channel's sender. The unique key makes a second
 enqueue of the same message a no-op, so a restart never sends a greeting twice; a
 claimed row whose sender died goes back to the queue after a lease, so none is skipped.
+
+The only way out: `enqueue` queues a text, cut here to its channel's limits;
+`enqueue_many` a campaign's audience in bulk, with the same rows (`_rows`).
 """
 
 from __future__ import annotations
@@ -164,13 +167,9 @@ def enqueue_many(
     not_before: datetime | None = None,
     campaign_id: int | None = None,
 ) -> int:
-    """Queue many messages at once (a campaign's audience), each cut to its channel's
-    limits and keyed as `enqueue` keys them; returns how many messages.
-
-    The rows are inserted in bulk (COPY on PostgreSQL), so a key queued before makes
-    the whole insert fail: the caller queues each key once, in the transaction that
-    records it did (a campaign run's start).
-    """
+    """Queue many messages (a campaign's audience) as `enqueue` would, without a
+    transcript, in one bulk insert (COPY on PostgreSQL); returns how many messages. A key
+    queued before fails the whole insert: queue each once, with what records it did."""
     rows: list[dict[str, Any]] = []
     count = 0
     for draft in drafts:

@@ -60,7 +60,7 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
             key=key,
             identity=identity,
             purpose=MessagePurpose.MARKETING,
-            parts=[text.strip()],
+            text=text,
             author=Author.SYSTEM,
             now=now,
             not_before=max(now, at),

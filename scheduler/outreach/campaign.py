@@ -1,7 +1,7 @@
 """Marketers' campaign runs: start the scheduled ones whose time has come, finish the
 running ones with nothing left to send.
 
-Starting a campaign selects its audience and puts one outbox row per recipient, keyed
+Starting a campaign selects its audience and queues one message per recipient, keyed
 ``campaign:<id>:<run>:<customer>``, in the same transaction as the status change; a
 scheduler killed half-way leaves nothing, and the next one starts it whole. A
 recurring campaign (a crontab, UTC, checked by `crm_store.cron` when it was saved)
@@ -19,8 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from crm_store import segments, templates
-from crm_store.bulk import bulk_insert
+from crm_store import outbox, segments, templates
 from crm_store.models import (
     Campaign,
     CampaignStatus,
@@ -29,7 +28,6 @@ from crm_store.models import (
     OutboxMessage,
     OutboxStatus,
 )
-from crm_store.outbox import PRIORITY
 from crm_store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,41 +87,32 @@ def finish_done(session: Session, *, now: datetime) -> list[int]:
 
 
 def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, shop: str) -> int:
-    """One outbox row per recipient of this run; returns how many."""
+    """One message per recipient of this run (`outbox.enqueue_many`); returns how many."""
     segment = segments.Segment.from_dict(campaign.segment)
     recipients = segments.audience(session, segment, now=now, marketing=True)
     if not recipients:
         return 0
     run = f"{(campaign.send_at or now).astimezone(UTC):%Y%m%d%H%M}"
     names = _customer_fields(session, [r.customer_id for r in recipients])
-    rows = []
+    drafts = []
     for recipient in recipients:
         text = campaign.templates.get(recipient.language.value) or next(
             iter(campaign.templates.values())
         )
-        body = templates.render(
-            text, templates.context_for(names[recipient.customer_id], shop=shop)
+        drafts.append(
+            outbox.Draft(
+                key=f"campaign:{campaign.id}:{run}:{recipient.customer_id}",
+                customer_id=recipient.customer_id,
+                identity_id=recipient.identity_id,
+                channel=recipient.channel,
+                text=templates.render(
+                    text, templates.context_for(names[recipient.customer_id], shop=shop)
+                ),
+            )
         )
-        rows.append(
-            {
-                "idempotency_key": f"campaign:{campaign.id}:{run}:{recipient.customer_id}",
-                "customer_id": recipient.customer_id,
-                "identity_id": recipient.identity_id,
-                "channel": recipient.channel,
-                "purpose": MessagePurpose.MARKETING,
-                "priority": PRIORITY[MessagePurpose.MARKETING],
-                "body": body,
-                "payload": None,
-                "campaign_id": campaign.id,
-                "message_id": None,
-                "status": OutboxStatus.PENDING,
-                "not_before": now,
-                "attempts": 0,
-                "created_at": now,
-            }
-        )
-    bulk_insert(session, OutboxMessage, rows)
-    return len(rows)
+    return outbox.enqueue_many(
+        session, drafts, purpose=MessagePurpose.MARKETING, now=now, campaign_id=campaign.id
+    )
 
 
 def _customer_fields(session: Session, customer_ids: list[int]) -> dict[int, Customer]:

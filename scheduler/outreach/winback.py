@@ -67,7 +67,7 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
             key=key,
             identity=identity,
             purpose=MessagePurpose.MARKETING,
-            parts=[text],
+            text=text,
             author=Author.SYSTEM,
             now=now,
         )
