@@ -86,6 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # idle keep-alive handlers must not block stop()
+    # The stdlib's backlog of 5 resets connections when a burst of sends opens more at
+    # once on a loaded machine; the real APIs never refuse a connection like that.
+    request_queue_size = 128
 
     def __init__(self, fake: LoopbackServer) -> None:
         self.fake = fake
