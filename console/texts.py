@@ -131,6 +131,46 @@ UI: dict[str, dict[Language, str]] = {
     "preview": {Language.ZH_TW: "預覽", Language.EN: "Preview"},
     "recipients": {Language.ZH_TW: "位收件人", Language.EN: "recipients"},
     "report": {Language.ZH_TW: "成效", Language.EN: "Results"},
+    "holdout_percent": {
+        Language.ZH_TW: "對照組（%，不發送，用來衡量成效；0 為不設）",
+        Language.EN: "Holdout (%, sent nothing, to measure against; 0 for none)",
+    },
+    "held_out_note": {
+        Language.ZH_TW: "其中約 {count} 位（{percent}%）列為對照組，不會收到訊息；"
+        "比較 {days} 天內的訂單。",
+        Language.EN: "About {count} of them ({percent}%) are held out and sent nothing; "
+        "orders within {days} days are compared.",
+    },
+    "uplift": {Language.ZH_TW: "與對照組相比", Language.EN: "Against the holdout"},
+    "finding_too_small": {
+        Language.ZH_TW: "人數太少，還不能下結論：兩組各需至少 {group} 人，"
+        "合計至少 {orders} 筆訂單。",
+        Language.EN: "Too few customers for a conclusion: each group needs at least {group} "
+        "customers and both together at least {orders} orders.",
+    },
+    "finding_no_effect": {
+        Language.ZH_TW: "看不出對下單有影響：信賴區間包含 0。",
+        Language.EN: "No effect on ordering could be shown: the interval includes zero.",
+    },
+    "finding_more": {
+        Language.ZH_TW: "收到訊息的顧客下單比例確實高於對照組。",
+        Language.EN: "The message made more customers order than would have anyway.",
+    },
+    "finding_less": {
+        Language.ZH_TW: "收到訊息的顧客下單比例反而低於對照組。",
+        Language.EN: "Customers who got the message ordered less than those held out.",
+    },
+    "group": {Language.ZH_TW: "組別", Language.EN: "Group"},
+    "group_messaged": {Language.ZH_TW: "收到訊息", Language.EN: "Messaged"},
+    "group_held_out": {Language.ZH_TW: "對照組", Language.EN: "Held out"},
+    "customers": {Language.ZH_TW: "人數", Language.EN: "Customers"},
+    "ordered": {Language.ZH_TW: "下單人數", Language.EN: "Ordered"},
+    "conversion": {Language.ZH_TW: "轉換率", Language.EN: "Conversion"},
+    "revenue_per_customer": {Language.ZH_TW: "每人營收", Language.EN: "Revenue per customer"},
+    "difference": {
+        Language.ZH_TW: "差異（95% 信賴區間）",
+        Language.EN: "Difference (95% interval)",
+    },
     "action_approve": {Language.ZH_TW: "核准", Language.EN: "Approve"},
     "action_schedule": {Language.ZH_TW: "排程", Language.EN: "Schedule"},
     "action_pause": {Language.ZH_TW: "暫停", Language.EN: "Pause"},

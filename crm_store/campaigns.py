@@ -21,6 +21,8 @@ from crm_store import segments, templates
 from crm_store.audit import record_audit
 from crm_store.cron import check_crontab
 from crm_store.models import (
+    DEFAULT_CONVERSION_DAYS,
+    DEFAULT_HOLDOUT_PERCENT,
     Campaign,
     CampaignKind,
     CampaignStatus,
@@ -41,6 +43,8 @@ PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 APPROVERS = frozenset({StaffRole.MARKETER, StaffRole.ADMIN})
 REPLY_WINDOW = timedelta(days=3)
 CONVERSION_WINDOW = timedelta(days=14)
+# More held out than this and the campaign reaches too few to be worth its preview.
+MAX_HOLDOUT_PERCENT = 50
 
 
 class CampaignError(ValueError):
@@ -65,6 +69,8 @@ def create(
     recurrence: str | None,
     by: StaffUser,
     now: datetime,
+    holdout_percent: int = DEFAULT_HOLDOUT_PERCENT,
+    conversion_days: int = DEFAULT_CONVERSION_DAYS,
 ) -> Campaign:
     if by.role not in APPROVERS:
         raise CampaignError("only marketers and admins create campaigns")
@@ -83,6 +89,13 @@ def create(
         except templates.InvalidTemplate as error:
             raise CampaignError(f"template {language}: {error}") from error
     _check_recurrence(recurrence)
+    if not 0 <= holdout_percent <= MAX_HOLDOUT_PERCENT:
+        raise CampaignError(
+            f"holdout: between 0 (none) and {MAX_HOLDOUT_PERCENT} per cent of the audience,"
+            f" not {holdout_percent}"
+        )
+    if not 1 <= conversion_days <= 90:
+        raise CampaignError(f"conversion window: 1 to 90 days, not {conversion_days}")
     campaign = Campaign(
         name=name.strip(),
         kind=CampaignKind.CUSTOM,
@@ -93,6 +106,8 @@ def create(
         recurrence=recurrence or None,
         created_by=by.id,
         created_at=now,
+        holdout_percent=holdout_percent,
+        conversion_days=conversion_days,
     )
     session.add(campaign)
     session.flush()

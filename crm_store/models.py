@@ -84,6 +84,9 @@ def str_enum(enum_class: type[enum.StrEnum], length: int = 24) -> Enum:
 
 Money = Numeric(12, 2)
 
+DEFAULT_HOLDOUT_PERCENT = 10
+DEFAULT_CONVERSION_DAYS = 14
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -592,6 +595,28 @@ class Campaign(Base):
     approved_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The share of the audience drawn at the start and sent nothing, to measure against;
+    # campaigns made before holdouts existed had none.
+    holdout_percent: Mapped[int] = mapped_column(
+        SmallInteger, default=DEFAULT_HOLDOUT_PERCENT, server_default="0"
+    )
+    holdout_seed: Mapped[int | None] = mapped_column(BigInteger)  # set at the first start
+    # An order within this many days of the start counts as the campaign's conversion.
+    conversion_days: Mapped[int] = mapped_column(
+        SmallInteger, default=DEFAULT_CONVERSION_DAYS, server_default="14"
+    )
+
+
+class CampaignHoldout(Base):
+    """A customer of a campaign's audience held out of it: sent nothing, measured against."""
+
+    __tablename__ = "campaign_holdouts"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    held_at: Mapped[datetime]
 
 
 class OutboxMessage(Base):

@@ -172,19 +172,31 @@ class Uplift:
         return self.revenue_difference * n, self.revenue_interval.scaled(n)
 
     @property
-    def verdict(self) -> str:
-        """One plain sentence for the report."""
+    def finding(self) -> str:
+        """What the figures allow one to say: `too_small`, `no_effect`, `more` (the
+        message made more customers order) or `less`; `FINDINGS` says each in words."""
         if not self.conclusive:
-            return (
-                f"Too few customers for a conclusion: each group needs at least {MIN_GROUP} "
-                f"customers and both together at least {MIN_CONVERSIONS} orders."
-            )
+            return "too_small"
         assert self.conversion_interval is not None
         if not self.conversion_interval.excludes_zero:
-            return "No effect on ordering could be shown: the interval includes zero."
-        if self.conversion_interval.low > 0:
-            return "The message made more customers order than would have anyway."
-        return "Customers who got the message ordered less than those held out."
+            return "no_effect"
+        return "more" if self.conversion_interval.low > 0 else "less"
+
+    @property
+    def verdict(self) -> str:
+        """The finding as one plain sentence (English; the console has its own words)."""
+        return FINDINGS[self.finding]
+
+
+FINDINGS = {
+    "too_small": (
+        f"Too few customers for a conclusion: each group needs at least {MIN_GROUP} "
+        f"customers and both together at least {MIN_CONVERSIONS} orders."
+    ),
+    "no_effect": "No effect on ordering could be shown: the interval includes zero.",
+    "more": "The message made more customers order than would have anyway.",
+    "less": "Customers who got the message ordered less than those held out.",
+}
 
 
 def measure(sent: Sequence[Outcome], held_out: Sequence[Outcome]) -> Uplift:

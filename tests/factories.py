@@ -180,8 +180,10 @@ def scheduled_campaign(
     send_at: datetime,
     now: datetime,
     name: str = "週年慶",
+    holdout_percent: int = 0,
 ) -> Campaign:
-    """A campaign to everyone, written by `author`, approved by `approver`, scheduled."""
+    """A campaign to everyone (no one held out unless asked), written by `author`,
+    approved by `approver`, scheduled."""
     campaign = campaigns.create(
         session,
         name=name,
@@ -191,6 +193,7 @@ def scheduled_campaign(
         recurrence=None,
         by=author,
         now=now,
+        holdout_percent=holdout_percent,
     )
     campaigns.approve(session, campaign, by=approver, now=now)
     campaigns.schedule(session, campaign, by=author, now=now)

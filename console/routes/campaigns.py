@@ -19,8 +19,10 @@ from console.deps import Clock, Marketer, SessionFactory, SettingsDep
 from console.pages import Render, Renderer
 from crm_store import campaigns, listings, segments
 from crm_store.db import session_scope
-from crm_store.models import Campaign, StaffUser
+from crm_store.holdouts import campaign_uplift
+from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, StaffUser
 from crm_store.settings import Settings
+from crm_store.uplift import MIN_CONVERSIONS, MIN_GROUP
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -61,8 +63,10 @@ async def campaign_create(
     template_en: Annotated[str, Form()] = "",
     send_at: Annotated[str, Form()] = "",
     recurrence: Annotated[str, Form()] = "",
+    holdout_percent: Annotated[int, Form(ge=0, le=100)] = DEFAULT_HOLDOUT_PERCENT,
 ) -> Response:
     form = {
+        "holdout_percent": holdout_percent,
         "name": name,
         "segment": segment,
         "template_zh": template_zh,
@@ -98,6 +102,7 @@ async def campaign_create(
                     recurrence=recurrence.strip() or None,
                     by=user,
                     now=clock(),
+                    holdout_percent=holdout_percent,
                 )
             except campaigns.CampaignError as error:
                 session.rollback()
@@ -131,6 +136,7 @@ def campaign_context(
             shop=settings.shop_name,
         )
         result = campaigns.report(session, campaign)
+        uplift = campaign_uplift(session, campaign)
         names = listings.staff_names(session, [campaign.created_by or 0, campaign.approved_by or 0])
     measures = ("sent", "delivered", "failed", "skipped", "replied", "opted_out", "converted")
     chart = charts.bar_chart(
@@ -142,6 +148,10 @@ def campaign_context(
         "campaign": campaign,
         "preview": shown,
         "report": result,
+        "uplift": uplift,
+        "min_group": MIN_GROUP,
+        "min_conversions": MIN_CONVERSIONS,
+        "held_out_estimate": round(shown.size * campaign.holdout_percent / 100),
         "chart": chart,
         "author": names.get(campaign.created_by or 0),
         "approver": names.get(campaign.approved_by or 0),

@@ -13,8 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns, segments
-from crm_store.models import Campaign, StaffUser
+from crm_store.holdouts import campaign_uplift
+from crm_store.models import (
+    DEFAULT_CONVERSION_DAYS,
+    DEFAULT_HOLDOUT_PERCENT,
+    Campaign,
+    StaffUser,
+)
 from crm_store.settings import get_settings
+from crm_store.uplift import Uplift
 from crmbot.cli.common import fail, out, store_session
 
 campaign_app = typer.Typer(
@@ -68,6 +75,16 @@ def campaign_create(
     recurrence: Annotated[
         str | None, typer.Option(help="Repeat on a crontab schedule (UTC), e.g. '0 2 * * MON'.")
     ] = None,
+    holdout: Annotated[
+        int,
+        typer.Option(
+            help="Per cent of the audience held out and sent nothing, to measure the"
+            " campaign's effect against (0: none)."
+        ),
+    ] = DEFAULT_HOLDOUT_PERCENT,
+    conversion_days: Annotated[
+        int, typer.Option(help="An order within this many days of the start counts.")
+    ] = DEFAULT_CONVERSION_DAYS,
 ) -> None:
     """Create a draft campaign; someone else approves it before it can be scheduled."""
     templates: dict[str, str] = {}
@@ -89,6 +106,8 @@ def campaign_create(
                 recurrence=recurrence,
                 by=staff_by_email(session, by),
                 now=datetime.now(UTC),
+                holdout_percent=holdout,
+                conversion_days=conversion_days,
             )
         except campaigns.CampaignError as error:
             raise fail(str(error)) from error
@@ -110,6 +129,12 @@ def campaign_preview(campaign_id: int) -> None:
             shop=settings.shop_name,
         )
     out.print(f"[bold]{shown.size}[/bold] recipients")
+    if campaign.holdout_percent:
+        held = round(shown.size * campaign.holdout_percent / 100)
+        out.print(
+            f"of whom about {held} ({campaign.holdout_percent} %) are held out and sent"
+            f" nothing, to measure orders within {campaign.conversion_days} days against"
+        )
     out.print(f"by language: {shown.by_language}   by channel: {shown.by_channel}")
     for sample in shown.samples:
         out.print(f"— {sample.customer_name} ({sample.language}, {sample.channel}): {sample.text}")
@@ -174,10 +199,15 @@ def campaign_report(
     ],
     days: Annotated[int, typer.Option(help="For the built-in ones: the last N days.")] = 30,
 ) -> None:
-    """Audience, sent, delivered, failed, replied, opted out, converted (won back)."""
+    """Audience, sent, delivered, failed, replied, opted out, converted (won back); for a
+    campaign with a holdout, the uplift over the customers held out."""
+    uplift, window = None, DEFAULT_CONVERSION_DAYS
     with store_session(get_settings()) as session:
         if campaign_id.isdigit():
-            result = campaigns.report(session, campaign_by_id(session, int(campaign_id)))
+            campaign = campaign_by_id(session, int(campaign_id))
+            result = campaigns.report(session, campaign)
+            uplift = campaign_uplift(session, campaign)
+            window = campaign.conversion_days
         else:
             try:
                 result = campaigns.built_in_report(
@@ -194,3 +224,47 @@ def campaign_report(
     ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))
     out.print(table)
+    if uplift is not None:
+        _print_uplift(uplift, window)
+
+
+def _print_uplift(uplift: Uplift, window: int) -> None:
+    groups = Table(
+        "group",
+        "customers",
+        f"ordered within {window} days",
+        "conversion",
+        "revenue per customer",
+        title="Uplift over the customers held out",
+    )
+    for label, group in (("messaged", uplift.sent), ("held out", uplift.held_out)):
+        groups.add_row(
+            label,
+            f"{group.customers:,}",
+            f"{group.converted:,}",
+            f"{group.conversion:.1%}",
+            f"NT${group.revenue_per_customer:,.0f}",
+        )
+    out.print(groups)
+    if uplift.conclusive:
+        assert uplift.conversion_interval is not None and uplift.revenue_interval is not None
+        assert uplift.conversion_difference is not None and uplift.revenue_difference is not None
+        orders, revenue = uplift.incremental_conversions, uplift.incremental_revenue
+        assert orders is not None and revenue is not None
+        conversion, spend = uplift.conversion_interval, uplift.revenue_interval
+        out.print(
+            f"conversion: {uplift.conversion_difference:+.1%} points"
+            f" (95 % interval {conversion.low:+.1%} to {conversion.high:+.1%})"
+        )
+        out.print(
+            f"revenue per customer: NT${uplift.revenue_difference:+,.0f}"
+            f" (95 % interval NT${spend.low:+,.0f} to NT${spend.high:+,.0f})"
+        )
+        out.print(
+            f"that is about {orders[0]:+,.0f} customers ordering"
+            f" ({orders[1].low:+,.0f} to {orders[1].high:+,.0f})"
+            f" and NT${revenue[0]:+,.0f} in revenue"
+            f" (NT${revenue[1].low:+,.0f} to NT${revenue[1].high:+,.0f})"
+            " that would not have come without the campaign"
+        )
+    out.print(uplift.verdict)

@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from crm_store import outbox, segments, templates
+from crm_store.holdouts import hold_out
 from crm_store.models import (
     Campaign,
     CampaignStatus,
@@ -87,15 +88,25 @@ def finish_done(session: Session, *, now: datetime) -> list[int]:
 
 
 def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, shop: str) -> int:
-    """One message per recipient of this run (`outbox.enqueue_many`); returns how many."""
+    """One message per recipient of this run not held out (`outbox.enqueue_many`);
+    returns how many."""
     segment = segments.Segment.from_dict(campaign.segment)
     recipients = segments.audience(session, segment, now=now, marketing=True)
     if not recipients:
         return 0
     run = f"{(campaign.send_at or now).astimezone(UTC):%Y%m%d%H%M}"
     names = _customer_fields(session, [r.customer_id for r in recipients])
+    held = hold_out(
+        session,
+        campaign,
+        {r.customer_id: names[r.customer_id].tier.value for r in recipients},
+        run=int(run),
+        now=now,
+    )
     drafts = []
     for recipient in recipients:
+        if recipient.customer_id in held:
+            continue
         text = campaign.templates.get(recipient.language.value) or next(
             iter(campaign.templates.values())
         )

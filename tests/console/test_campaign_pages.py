@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 from sqlalchemy import select
 
-from crm_store.models import Campaign, CampaignStatus, Language
+from crm_store.bulk import bulk_insert
+from crm_store.models import (
+    Campaign,
+    CampaignHoldout,
+    CampaignStatus,
+    ChannelIdentity,
+    Language,
+    Order,
+    OrderStatus,
+)
+from crm_store.orders import order_number
+from scheduler import outreach
 from tests.console.conftest import Console, csrf_of
-from tests.factories import make_customer
+from tests.factories import bulk_customers, consenting_sms_rows, make_customer
 
 
 def test_a_marketer_creates_previews_and_a_second_person_approves(console: Console) -> None:
@@ -47,3 +61,37 @@ def test_a_marketer_creates_previews_and_a_second_person_approves(console: Conso
         campaign = session.scalars(select(Campaign)).one()
         assert campaign.status is CampaignStatus.SCHEDULED
         assert campaign.send_at is not None and campaign.send_at.hour == 2  # 10:00 Taipei
+
+
+def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Console) -> None:
+    with console.running.store() as session, session.begin():
+        ids = bulk_customers(session, 300, now=datetime.now(UTC) - timedelta(days=200))
+        bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=datetime.now(UTC)))
+    with console.signed_in("marketer@shop.test") as marketer:
+        token = csrf_of(marketer.get("/console/campaigns").text)
+        form = {"csrf_token": token, "name": "冬季", "template_zh": "冬季新品上市"}
+        created = marketer.post("/console/campaigns", data={**form, "holdout_percent": "20"})
+        assert created.status_code == 303
+        page_url = created.headers["location"]
+        page = marketer.get(page_url).text
+        assert "約 60 位（20%）列為對照組" in page and 'id="uplift"' not in page
+    with console.running.store() as session, session.begin():
+        campaign = session.scalars(select(Campaign).where(Campaign.name == "冬季")).one()
+        campaign.status, campaign.send_at = CampaignStatus.SCHEDULED, datetime.now(UTC)
+        outreach.campaign.start_due(session, now=datetime.now(UTC), shop="小店")
+        held = session.scalars(select(CampaignHoldout.customer_id)).all()
+        for number, customer in enumerate(held[:3], start=1):
+            session.add(
+                Order(
+                    number=order_number(number),
+                    customer_id=customer,
+                    status=OrderStatus.PAID,
+                    total=Decimal(800),
+                    placed_at=datetime.now(UTC) + timedelta(hours=1),
+                )
+            )
+    with console.signed_in("marketer@shop.test") as marketer:
+        uplift = marketer.get(page_url).text.split('id="uplift"')[1]
+    assert "收到訊息" in uplift and "對照組" in uplift
+    assert "5.0%" in uplift  # 3 of the 60 held out ordered; none of the 240 messaged
+    assert "人數太少，還不能下結論" in uplift  # 3 orders in all: too few to say anything

@@ -1,0 +1,94 @@
+"""`crmbot campaign` as a marketer runs it: a holdout set at creation, shown in the
+preview, and the uplift over it in the report."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.bulk import bulk_insert
+from crm_store.models import (
+    CampaignHoldout,
+    ChannelIdentity,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    StaffRole,
+)
+from crm_store.orders import order_number
+from scheduler import outreach
+from tests.crmbot.test_cli import crmbot
+from tests.factories import bulk_customers, consenting_sms_rows, make_staff
+
+
+def test_a_campaign_holds_out_a_share_and_reports_its_uplift(
+    database_url: str, session: Session
+) -> None:
+    now = datetime.now(UTC)
+    ids = bulk_customers(session, 600, now=now - timedelta(days=300))
+    bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=now))
+    make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    make_staff(session, "leo@shop.test", StaffRole.MARKETER)
+    session.commit()
+
+    refused = crmbot(
+        database_url, "campaign", "create", "年終", "--by", "mia@shop.test",
+        "--template", "zh-TW=年終特賣", "--holdout", "70",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "50 per cent" in refused.stderr
+
+    created = crmbot(
+        database_url, "campaign", "create", "年終", "--by", "mia@shop.test",
+        "--template", "zh-TW={{ name }}，年終特賣", "--holdout", "20",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    campaign_id = int(re.search(r"#(\d+)", created.stdout).group(1))  # type: ignore[union-attr]
+    preview = crmbot(database_url, "campaign", "preview", str(campaign_id))
+    assert "600 recipients" in preview.stdout
+    assert "about 120 (20 %) are held out" in preview.stdout
+    for step, who in (("approve", "leo@shop.test"), ("schedule", "mia@shop.test")):
+        done = crmbot(database_url, "campaign", step, str(campaign_id), "--by", who)
+        assert done.returncode == 0, done.stderr
+
+    outreach.campaign.start_due(session, now=now + timedelta(minutes=5), shop="小店")
+    session.commit()
+    held = sorted(
+        session.scalars(
+            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign_id)
+        )
+    )
+    messaged = sorted(
+        set(
+            session.scalars(
+                select(OutboxMessage.customer_id).where(OutboxMessage.campaign_id == campaign_id)
+            )
+        )
+    )
+    assert (len(messaged), len(held)) == (480, 120)
+    # A fifth of the messaged order within the window, a twentieth of the held out.
+    buyers = messaged[:96] + held[:6]
+    for number, customer in enumerate(buyers, start=1):
+        session.add(
+            Order(
+                number=order_number(number),
+                customer_id=customer,
+                status=OrderStatus.PAID,
+                total=Decimal(1200),
+                placed_at=now + timedelta(days=2),
+            )
+        )
+    session.commit()
+
+    report = crmbot(database_url, "campaign", "report", str(campaign_id))
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout
+    assert "Uplift over the customers held out" in lines
+    assert re.search(r"messaged\s*│\s*480\s*│\s*96\s*│\s*20\.0%\s*│\s*NT\$240", lines), lines
+    assert re.search(r"held out\s*│\s*120\s*│\s*6\s*│\s*5\.0%\s*│\s*NT\$60", lines), lines
+    assert "conversion: +15.0% points" in lines
+    assert "about +72 customers ordering" in lines  # 15 points of the 480 messaged
+    assert "The message made more customers order than would have anyway." in lines
