@@ -17,15 +17,7 @@ from crm_store.models import (
     OutboxStatus,
 )
 from crm_store.outbox import Queued, enqueue
-from tests.crm_store.outbox_helpers import (
-    NOW,
-    count,
-    new_identity,
-    queue,
-    reloaded,
-    row,
-    talk,
-)
+from tests.crm_store.outbox_helpers import NOW, count, new_identity, queue, reloaded, row, talk
 
 
 def test_enqueue_writes_one_transcript_message_and_one_outbox_row_per_part(

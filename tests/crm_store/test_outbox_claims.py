@@ -13,21 +13,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_store.db import make_engine, make_session_factory
-from crm_store.models import (
-    MessagePurpose,
-    OutboxMessage,
-    OutboxStatus,
-)
+from crm_store.models import MessagePurpose, OutboxMessage, OutboxStatus
 from crm_store.outbox import claim_due, next_due
 from tests.conftest import POSTGRES_URL, _postgres_admin
-from tests.crm_store.outbox_helpers import (
-    MINUTE,
-    NOW,
-    new_identity,
-    queue,
-    reloaded,
-    row,
-)
+from tests.crm_store.outbox_helpers import MINUTE, NOW, new_identity, queue, reloaded, row
 
 
 def test_claim_due_takes_replies_before_marketing_then_earliest_then_oldest(

@@ -8,11 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store.models import (
-    DeliveryStatus,
-    Message,
-    OutboxStatus,
-)
+from crm_store.models import DeliveryStatus, Message, OutboxStatus
 from crm_store.outbox import claim_due, release_stale, touch
 from crm_store.outbox_results import (
     ClaimLost,
@@ -22,15 +18,7 @@ from crm_store.outbox_results import (
     mark_retry,
     mark_sent,
 )
-from tests.crm_store.outbox_helpers import (
-    MINUTE,
-    NOW,
-    new_identity,
-    queue,
-    reloaded,
-    row,
-    talk,
-)
+from tests.crm_store.outbox_helpers import MINUTE, NOW, new_identity, queue, reloaded, row, talk
 
 
 def test_release_stale_returns_only_rows_older_than_the_lease_to_pending(
