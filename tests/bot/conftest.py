@@ -1,13 +1,16 @@
-"""A small live catalogue (names that overlap, an inactive product) for the catalogue tests."""
+"""A small live catalogue (names that overlap, an inactive product) for the catalogue tests,
+and the store the action tests run on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.catalogue import Mentions
+from bot.actions.context import use_store
 from crm_store.models import Product
 from tests.factories import make_product
 
@@ -47,3 +50,11 @@ def catalogue(session: Session) -> Catalogue:
     candle.active = False
     session.commit()
     return Catalogue(products)
+
+
+@pytest.fixture
+def store(session_factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    """The test's database as the store the actions use (`use_store`), for the test only."""
+    use_store(session_factory)
+    yield session_factory
+    use_store(None)
