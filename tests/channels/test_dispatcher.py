@@ -4,10 +4,8 @@ while a slow batch goes out, and the share of the providers' limits it sends at.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -25,7 +23,6 @@ from crm_store.models import (
     Author,
     Channel,
     ChannelIdentity,
-    Customer,
     Message,
     MessagePurpose,
     OutboxMessage,
@@ -33,84 +30,16 @@ from crm_store.models import (
 )
 from crm_store.settings import Settings
 from scheduler.service import OUTREACH
-from tests.factories import make_customer, utc
+from tests.channels.dispatcher_helpers import (
+    NOON_IN_TAIPEI,
+    SlowSender,
+    dispatcher,
+    queue_for,
+    running_clock,
+    statuses,
+)
+from tests.factories import make_customer
 from tests.fakes import TELEGRAM_BOT_TOKEN, FakeTelegram, FakeTwilio
-
-NOON_IN_TAIPEI = utc(2026, 5, 6, 4, 0)  # outside quiet hours
-
-
-def running_clock() -> datetime:
-    """Noon in Taipei, moving on with real time (leases need time to pass)."""
-    return NOON_IN_TAIPEI + timedelta(seconds=time.monotonic() - STARTED)
-
-
-STARTED = time.monotonic()
-
-
-class SlowSender:
-    """An SMS sender that takes `seconds` a message, one at a time, like a number whose
-    rate limit is far below the batch's size."""
-
-    channel = Channel.SMS
-
-    def __init__(self, seconds: float = 0.0) -> None:
-        self.seconds = seconds
-        self.sent: list[tuple[str, str]] = []
-        self._turn = asyncio.Lock()
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def send(self, message: Outgoing) -> str | None:
-        async with self._turn:
-            await asyncio.sleep(self.seconds)
-            self.sent.append((message.address, message.text))
-            return f"SM{len(self.sent)}"
-
-    async def find_sent(self, message: Outgoing, *, since: datetime) -> str | None:
-        return None  # like Telegram: cannot tell, so a released row would go out again
-
-
-def queue_for(session: Session, count: int, purpose: MessagePurpose) -> None:
-    for number in range(count):
-        customer = make_customer(session, name=f"C{number}", phone=f"+8869120000{number:02d}")
-        outbox.enqueue(
-            session,
-            key=f"{purpose}:{number}",
-            identity=customer.identities[0],
-            purpose=purpose,
-            parts=[f"{purpose} {number}"],
-            author=Author.SYSTEM,
-            now=NOON_IN_TAIPEI,
-        )
-
-
-def statuses(factory: sessionmaker[Session]) -> dict[str, OutboxStatus]:
-    with factory() as session:
-        rows = session.execute(select(OutboxMessage.idempotency_key, OutboxMessage.status))
-        return {key: status for key, status in rows}
-
-
-def dispatcher(
-    factory: sessionmaker[Session],
-    sender: SlowSender,
-    *,
-    worker: str,
-    purposes: frozenset[MessagePurpose] | None = None,
-    lease: timedelta = timedelta(minutes=5),
-) -> Dispatcher:
-    return Dispatcher(
-        factory,
-        {Channel.SMS: sender},
-        worker=worker,
-        metrics=Metrics(),
-        purposes=purposes,
-        clock=running_clock,
-        lease=lease,
-    )
 
 
 def test_the_gateway_and_the_scheduler_each_send_only_their_own_rows(
@@ -277,129 +206,3 @@ def test_the_gateway_sends_replies_within_what_campaigns_leave(share: float) -> 
 def test_a_campaign_share_that_leaves_nothing_for_replies_is_refused() -> None:
     with pytest.raises(ValidationError, match="campaign_rate_share"):
         Settings(_env_file=None, campaign_rate_share=1.0)  # type: ignore[call-arg]
-
-
-class StuckSender(SlowSender):
-    """Sends at once, except to `stuck`, whose messages wait until `release` is set:
-    a customer whose backlog sits behind a provider's per-chat limit."""
-
-    def __init__(self, stuck: str) -> None:
-        super().__init__()
-        self.stuck, self.release, self.waiting = stuck, asyncio.Event(), asyncio.Event()
-
-    async def send(self, message: Outgoing) -> str | None:
-        if message.address == self.stuck:
-            self.waiting.set()
-            await self.release.wait()
-        self.sent.append((message.address, message.text))
-        return f"SM{len(self.sent)}"
-
-
-def test_a_reply_goes_out_while_another_customers_backlog_is_still_waiting(
-    session_factory: sessionmaker[Session],
-) -> None:
-    """An agent's answer queued during a slow round is sent at once, not after it."""
-    with session_scope(session_factory) as session:
-        backlog = make_customer(session, name="Backlog", phone="+886912000001")
-        waiting = make_customer(session, name="Waiting", phone="+886912000002")
-        for number in range(3):
-            outbox.enqueue(
-                session,
-                key=f"marketing:{number}",
-                identity=backlog.identities[0],
-                purpose=MessagePurpose.MARKETING,
-                parts=[f"offer {number}"],
-                author=Author.SYSTEM,
-                now=NOON_IN_TAIPEI,
-            )
-    sender = StuckSender(stuck="+886912000001")
-    running = dispatcher(session_factory, sender, worker="gateway")
-
-    async def reply_during_backlog() -> list[tuple[str, str]]:
-        serving = asyncio.create_task(running.run())
-        try:
-            await asyncio.wait_for(sender.waiting.wait(), timeout=10)
-            with session_scope(session_factory) as session:
-                outbox.enqueue(
-                    session,
-                    key="agent:1",
-                    identity=session.get_one(Customer, waiting.id).identities[0],
-                    purpose=MessagePurpose.REPLY,
-                    parts=["您好，我是客服小美"],
-                    author=Author.AGENT,
-                    now=NOON_IN_TAIPEI,
-                )
-            running.wake()
-            deadline = time.monotonic() + 10
-            while not sender.sent and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            answered = list(sender.sent)
-            sender.release.set()
-            while len(sender.sent) < 4 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            return answered
-        finally:
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
-            await running.drain()
-
-    assert asyncio.run(reply_during_backlog()) == [("+886912000002", "您好，我是客服小美")]
-    # The backlog went out afterwards, in its order, each row once.
-    assert [text for address, text in sender.sent if address == "+886912000001"] == [
-        "offer 0",
-        "offer 1",
-        "offer 2",
-    ]
-    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
-
-
-class BrokenOnceSender(SlowSender):
-    """Fails its first send with an error the dispatcher has no rule for (a bug, say)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.broken = True
-
-    async def send(self, message: Outgoing) -> str | None:
-        if self.broken:
-            self.broken = False
-            raise RuntimeError("unexpected")
-        return await super().send(message)
-
-
-def test_rows_an_unexpected_error_interrupts_go_back_at_once_not_after_the_lease(
-    session_factory: sessionmaker[Session],
-) -> None:
-    """Left claimed until the lease ran out (minutes), the row would also hold back that
-    customer's next message all that time."""
-    with session_scope(session_factory) as session:
-        customer = make_customer(session, name="Lin", phone="+886912000003")
-        for number in range(2):
-            outbox.enqueue(
-                session,
-                key=f"reply:{number}",
-                identity=customer.identities[0],
-                purpose=MessagePurpose.REPLY,
-                parts=[f"answer {number}"],
-                author=Author.BOT,
-                now=NOON_IN_TAIPEI,
-            )
-    sender = BrokenOnceSender()
-    running = dispatcher(session_factory, sender, worker="gateway")
-
-    async def serve_until_sent() -> None:
-        serving = asyncio.create_task(running.run())
-        try:
-            deadline = time.monotonic() + 10
-            while len(sender.sent) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-        finally:
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
-            await running.drain()
-
-    asyncio.run(serve_until_sent())
-    assert [text for _, text in sender.sent] == ["answer 0", "answer 1"]
-    assert set(statuses(session_factory).values()) == {OutboxStatus.SENT}
