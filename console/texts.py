@@ -142,6 +142,10 @@ UI: dict[str, dict[Language, str]] = {
         "orders within {days} days are compared.",
     },
     "uplift": {Language.ZH_TW: "與對照組相比", Language.EN: "Against the holdout"},
+    "chart_conversions": {
+        Language.ZH_TW: "累計下單比例（%，活動開始後第幾天）",
+        Language.EN: "Customers who ordered (%, by day since the start)",
+    },
     "finding_too_small": {
         Language.ZH_TW: "人數太少，還不能下結論：兩組各需至少 {group} 人，"
         "合計至少 {orders} 筆訂單。",

@@ -12,8 +12,10 @@ could be delivered, so that both groups are chosen alike) against everyone held 
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -59,9 +61,64 @@ def hold_out(
     return frozenset(held_before.intersection(audience)) | drawn
 
 
+@dataclass(frozen=True, slots=True)
+class ConversionDay:
+    """By the end of day `day` after the start, the share of each group that had ordered."""
+
+    day: int
+    messaged: float
+    held_out: float
+
+
 def campaign_uplift(session: Session, campaign: Campaign) -> Uplift | None:
     """The messaged group against the held-out one; None before the campaign started or
     when it held no one out."""
+    found = _groups(session, campaign)
+    if found is None:
+        return None
+    messaged, held, bought = found
+    return measure(
+        [_outcome(bought.get(customer)) for customer in sorted(messaged)],
+        [_outcome(bought.get(customer)) for customer in sorted(held)],
+    )
+
+
+def cumulative_conversions(session: Session, campaign: Campaign) -> list[ConversionDay]:
+    """Day by day over the conversion window, how many of each group had ordered (as a
+    share of the group); none before the start or without a holdout."""
+    found = _groups(session, campaign)
+    if found is None or campaign.started_at is None:
+        return []
+    messaged, held, bought = found
+    starts = campaign.started_at
+    firsts = {customer: (b.first - starts).days + 1 for customer, b in bought.items()}
+    days = range(1, campaign.conversion_days + 1)
+
+    def shares(group: set[int]) -> list[float]:
+        per_day = Counter(firsts[customer] for customer in group if customer in firsts)
+        total, running = len(group), 0
+        out = []
+        for day in days:
+            running += per_day.get(day, 0)
+            out.append(running / total if total else 0.0)
+        return out
+
+    return [
+        ConversionDay(day, sent, kept)
+        for day, sent, kept in zip(days, shares(messaged), shares(held), strict=True)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Bought:
+    first: datetime  # the customer's first order in the window
+    spent: float
+
+
+def _groups(
+    session: Session, campaign: Campaign
+) -> tuple[set[int], set[int], dict[int, _Bought]] | None:
+    """The messaged, the held out and what each who ordered in the window bought."""
     if campaign.started_at is None:
         return None
     held = set(
@@ -73,11 +130,7 @@ def campaign_uplift(session: Session, campaign: Campaign) -> Uplift | None:
         return None
     messaged = _messaged(session, campaign)
     ends = campaign.started_at + timedelta(days=campaign.conversion_days)
-    bought = _revenue_between(session, messaged | held, campaign.started_at, ends)
-    return measure(
-        [_outcome(bought.get(customer)) for customer in sorted(messaged)],
-        [_outcome(bought.get(customer)) for customer in sorted(held)],
-    )
+    return messaged, held, _bought_between(session, messaged | held, campaign.started_at, ends)
 
 
 def _messaged(session: Session, campaign: Campaign) -> set[int]:
@@ -90,16 +143,16 @@ def _messaged(session: Session, campaign: Campaign) -> set[int]:
     )
 
 
-def _revenue_between(
+def _bought_between(
     session: Session, customers: set[int], starts: datetime, ends: datetime
-) -> dict[int, float]:
-    """Each of `customers` who ordered in [starts, ends): what they spent."""
-    spent: dict[int, float] = {}
+) -> dict[int, _Bought]:
+    """Each of `customers` who ordered in [starts, ends): when first, and what in all."""
+    bought: dict[int, _Bought] = {}
     ordered = sorted(customers)
     for offset in range(0, len(ordered), 5_000):  # under every database's parameter limit
         chunk = ordered[offset : offset + 5_000]
         rows = session.execute(
-            select(Order.customer_id, func.sum(Order.total))
+            select(Order.customer_id, func.min(Order.placed_at), func.sum(Order.total))
             .where(
                 Order.customer_id.in_(chunk),
                 Order.placed_at >= starts,
@@ -108,9 +161,16 @@ def _revenue_between(
             )
             .group_by(Order.customer_id)
         )
-        spent.update((customer, float(total or 0)) for customer, total in rows)
-    return spent
+        bought.update(
+            (customer, _Bought(_aware(first), float(total or 0))) for customer, first, total in rows
+        )
+    return bought
 
 
-def _outcome(spent: float | None) -> Outcome:
-    return Outcome(converted=spent is not None, revenue=spent or 0.0)
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back the aggregate's time without its zone; it is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _outcome(bought: _Bought | None) -> Outcome:
+    return Outcome(converted=bought is not None, revenue=bought.spent if bought else 0.0)

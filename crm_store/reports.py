@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_store.holdouts import ConversionDay
 from crm_store.models import (
     ComplaintCategory,
     Customer,
@@ -95,7 +96,7 @@ class HandoffTimes:
     handling_p95_minutes: float | None
 
 
-ReportRow = WeekCount | RepeatComplaint | WeekScore | HandoffTimes
+ReportRow = WeekCount | RepeatComplaint | WeekScore | HandoffTimes | ConversionDay
 
 
 def iso_week(moment: datetime, tz: str) -> str:

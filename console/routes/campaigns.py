@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from console import charts
 from console.deps import Clock, Marketer, SessionFactory, SettingsDep
 from console.pages import Render, Renderer
-from crm_store import campaigns, listings, segments
+from crm_store import campaigns, listings, reports, segments
 from crm_store.db import session_scope
-from crm_store.holdouts import campaign_uplift
+from crm_store.holdouts import ConversionDay, campaign_uplift, cumulative_conversions
 from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, StaffUser
 from crm_store.settings import Settings
 from crm_store.uplift import MIN_CONVERSIONS, MIN_GROUP
@@ -137,6 +137,7 @@ def campaign_context(
         )
         result = campaigns.report(session, campaign)
         uplift = campaign_uplift(session, campaign)
+        by_day = cumulative_conversions(session, campaign)
         names = listings.staff_names(session, [campaign.created_by or 0, campaign.approved_by or 0])
     measures = ("sent", "delivered", "failed", "skipped", "replied", "opted_out", "converted")
     chart = charts.bar_chart(
@@ -149,6 +150,7 @@ def campaign_context(
         "preview": shown,
         "report": result,
         "uplift": uplift,
+        "conversions_by_day": by_day,
         "min_group": MIN_GROUP,
         "min_conversions": MIN_CONVERSIONS,
         "held_out_estimate": round(shown.size * campaign.holdout_percent / 100),
@@ -171,7 +173,41 @@ async def campaign_page(
     context = await asyncio.to_thread(
         campaign_context, factory, campaign_id, settings=settings, clock=clock
     )
+    t = render.translator(user)
+    by_day: list[ConversionDay] = context["conversions_by_day"]
+    context["conversions_chart"] = charts.lines_chart(
+        {
+            t(label): [(str(row.day), round(100 * getattr(row, group), 2)) for row in by_day]
+            for label, group in (("group_messaged", "messaged"), ("group_held_out", "held_out"))
+        },
+        title=t("chart_conversions"),
+        no_data=t("no_data"),
+    )
     return render("campaign.html", user, **context)
+
+
+@router.get("/campaigns/{campaign_id}/conversions.csv")
+async def campaign_conversions_csv(
+    campaign_id: int, user: Marketer, factory: SessionFactory
+) -> Response:
+    """The cumulative conversions behind the campaign page's chart."""
+
+    def load() -> str:
+        with factory() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise HTTPException(status_code=404, detail="no such campaign")
+            return reports.to_csv(cumulative_conversions(session, campaign))
+
+    text = await asyncio.to_thread(load)
+    # The byte-order mark makes spreadsheet programs read the Chinese as UTF-8.
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-conversions.csv"'
+        },
+    )
 
 
 @router.post("/campaigns/{campaign_id}/{action}", response_model=None)

@@ -92,6 +92,11 @@ def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Con
             )
     with console.signed_in("marketer@shop.test") as marketer:
         uplift = marketer.get(page_url).text.split('id="uplift"')[1]
+        csv_text = marketer.get(f"{page_url}/conversions.csv").text
     assert "收到訊息" in uplift and "對照組" in uplift
+    assert "累計下單比例" in uplift and uplift.count("<polyline") == 2
+    rows = csv_text.lstrip("\ufeff").splitlines()
+    assert rows[0] == "day,messaged,held_out" and len(rows) == 15  # 14 days
+    assert rows[1] == "1,0.0,0.05" and rows[-1] == "14,0.0,0.05"
     assert "5.0%" in uplift  # 3 of the 60 held out ordered; none of the 240 messaged
     assert "人數太少，還不能下結論" in uplift  # 3 orders in all: too few to say anything

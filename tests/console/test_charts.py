@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from console.charts import PALETTE, bar_chart, line_chart
+from console.charts import PALETTE, bar_chart, line_chart, lines_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 TITLE = "每週客訴 Complaints per week"
@@ -136,3 +136,19 @@ def test_crowded_week_labels_are_thinned() -> None:
     assert 5 <= len(shown) < 40
     assert shown[0] == "2026-W01"
     assert len(with_class(root, "rect", "bar")) == 40
+
+
+def test_several_lines_share_the_axes_and_are_named_in_a_legend() -> None:
+    svg = lines_chart(
+        {
+            "收到訊息": [("1", 0.0), ("2", 1.5), ("3", 4.0)],
+            "對照組": [("1", 0.0), ("2", 0.5), ("3", 1.0)],
+        },
+        title="累計下單比例",
+    )
+    assert svg.count("<polyline") == 2 and svg.count('class="swatch"') == 2
+    assert "收到訊息" in svg and "對照組" in svg
+    assert f'stroke="{PALETTE[0]}"' in svg and f'stroke="{PALETTE[1]}"' in svg
+    with pytest.raises(ValueError, match="share their x labels"):
+        lines_chart({"a": [("1", 1.0)], "b": [("2", 1.0)]}, title="t")
+    assert "—" in lines_chart({"a": [], "b": []}, title="t")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm_store import campaigns
 from crm_store.bulk import bulk_insert
-from crm_store.holdouts import campaign_uplift, hold_out
+from crm_store.holdouts import campaign_uplift, cumulative_conversions, hold_out
 from crm_store.models import (
     Campaign,
     CampaignHoldout,
@@ -142,6 +142,7 @@ def test_no_holdout_when_turned_off_and_none_beyond_half(session: Session) -> No
     assert outreach.campaign.start_due(session, now=NOW, shop="小店") == {campaign.id: 50}
     assert held_out(session, campaign) == set() and messaged(session, campaign) == set(ids)
     assert campaign_uplift(session, campaign) is None
+    assert cumulative_conversions(session, campaign) == []
     with pytest.raises(campaigns.CampaignError, match=r"between 0 .* and 50 per cent"):
         campaigns.create(
             session,
@@ -195,3 +196,8 @@ def test_the_uplift_counts_orders_within_the_window_of_each_group(session: Sessi
     incremental = uplift.incremental_conversions
     assert incremental is not None and incremental[0] == pytest.approx(40)
     assert uplift.conversion_interval is not None and 0.05 in uplift.conversion_interval
+
+    by_day = {row.day: row for row in cumulative_conversions(session, campaign)}
+    assert sorted(by_day) == list(range(1, 15))
+    assert (by_day[3].messaged, by_day[4].messaged, by_day[14].messaged) == (0, 0.1, 0.1)
+    assert (by_day[5].held_out, by_day[6].held_out, by_day[14].held_out) == (0, 0.05, 0.05)
