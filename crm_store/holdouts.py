@@ -11,6 +11,7 @@ could be delivered, so that both groups are chosen alike) against everyone held 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.bulk import bulk_insert
-from crm_store.models import Campaign, CampaignHoldout, Order, OutboxMessage
+from crm_store.models import Campaign, CampaignHoldout, Order, OutboxMessage, OutreachHoldout
 from crm_store.orders import NOT_SALES
 from crm_store.uplift import Outcome, Uplift, draw_holdout, measure
 
@@ -59,6 +60,69 @@ def hold_out(
             ],
         )
     return frozenset(held_before.intersection(audience)) | drawn
+
+
+def outreach_held_out(
+    session: Session, *, kind: str, customer_id: int, key: str, percent: int, now: datetime
+) -> bool:
+    """Whether the built-in outreach message under `key` (a birthday greeting, a win-back)
+    is held out: `percent` per cent of keys are, decided by the key itself, so the same
+    message is always decided the same way; a held one is recorded (once)."""
+    if percent <= 0:
+        return False
+    draw = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 10_000
+    if draw >= percent * 100:
+        return False
+    if session.scalar(select(OutreachHoldout.id).where(OutreachHoldout.key == key)) is None:
+        session.add(OutreachHoldout(kind=kind, customer_id=customer_id, key=key, held_at=now))
+        session.flush()
+    return True
+
+
+def outreach_uplift(
+    session: Session, kind: str, *, since: datetime, until: datetime, window_days: int = 14
+) -> Uplift | None:
+    """The built-in outreach `kind` since `since`: the customers messaged against those
+    held out, each measured by an order within `window_days` of their own message (or of
+    when it was held back); None when nobody was held out."""
+    held: dict[int, datetime] = {
+        customer: at
+        for customer, at in session.execute(
+            select(OutreachHoldout.customer_id, func.min(OutreachHoldout.held_at))
+            .where(
+                OutreachHoldout.kind == kind,
+                OutreachHoldout.held_at >= since,
+                OutreachHoldout.held_at < until,
+            )
+            .group_by(OutreachHoldout.customer_id)
+        )
+    }
+    if not held:
+        return None
+    messaged: dict[int, datetime] = {
+        customer: at
+        for customer, at in session.execute(
+            select(OutboxMessage.customer_id, func.min(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.idempotency_key.like(f"{kind}:%"),
+                OutboxMessage.created_at >= since,
+                OutboxMessage.created_at < until,
+            )
+            .group_by(OutboxMessage.customer_id)
+        )
+    }
+    window = timedelta(days=window_days)
+    placed = _orders_placed(session, set(held) | set(messaged), since, until + window)
+
+    def outcome(customer: int, at: datetime) -> Outcome:
+        at = _aware(at)
+        spent = [total for when, total in placed.get(customer, []) if at <= when < at + window]
+        return Outcome(converted=bool(spent), revenue=sum(spent))
+
+    return measure(
+        [outcome(customer, at) for customer, at in sorted(messaged.items())],
+        [outcome(customer, at) for customer, at in sorted(held.items())],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +229,26 @@ def _bought_between(
             (customer, _Bought(_aware(first), float(total or 0))) for customer, first, total in rows
         )
     return bought
+
+
+def _orders_placed(
+    session: Session, customers: set[int], starts: datetime, ends: datetime
+) -> dict[int, list[tuple[datetime, float]]]:
+    """Each of `customers`' sales placed in [starts, ends): when, and for how much."""
+    placed: dict[int, list[tuple[datetime, float]]] = {}
+    ordered = sorted(customers)
+    for offset in range(0, len(ordered), 5_000):
+        rows = session.execute(
+            select(Order.customer_id, Order.placed_at, Order.total).where(
+                Order.customer_id.in_(ordered[offset : offset + 5_000]),
+                Order.placed_at >= starts,
+                Order.placed_at < ends,
+                Order.status.not_in(NOT_SALES),
+            )
+        )
+        for customer, when, total in rows:
+            placed.setdefault(customer, []).append((_aware(when), float(total)))
+    return placed
 
 
 def _aware(moment: datetime) -> datetime:

@@ -607,6 +607,20 @@ class Campaign(Base):
     )
 
 
+class OutreachHoldout(Base):
+    """A customer the built-in outreach (`kind`: birthday, winback) held out: the message
+    under `key` was never sent, so what they did anyway can be measured against."""
+
+    __tablename__ = "outreach_holdouts"
+    __table_args__ = (Index("ix_outreach_holdouts_kind_held_at", "kind", "held_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    held_at: Mapped[datetime]
+
+
 class CampaignHoldout(Base):
     """A customer of a campaign's audience held out of it: sent nothing, measured against."""
 

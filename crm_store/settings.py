@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     survey_reminder_after_hours: int = Field(default=48, ge=1)
     winback_after_days: int = Field(default=120, ge=1)
     winback_every_days: int = Field(default=180, ge=1)
+    # The share of the built-in outreach held out and sent nothing, to measure it against.
+    winback_holdout_percent: int = Field(default=10, ge=0, le=50)
+    birthday_holdout_percent: int = Field(default=0, ge=0, le=50)
     # Without REDIS_URL: the scheduler sends campaign traffic at this share of each
     # provider's limit; the rest is kept for the gateway's replies (so it must leave some).
     campaign_rate_share: float = Field(default=0.8, gt=0, lt=1)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns, segments
-from crm_store.holdouts import campaign_uplift
+from crm_store.holdouts import campaign_uplift, outreach_uplift
 from crm_store.models import (
     DEFAULT_CONVERSION_DAYS,
     DEFAULT_HOLDOUT_PERCENT,
@@ -200,7 +200,7 @@ def campaign_report(
     days: Annotated[int, typer.Option(help="For the built-in ones: the last N days.")] = 30,
 ) -> None:
     """Audience, sent, delivered, failed, replied, opted out, converted (won back); for a
-    campaign with a holdout, the uplift over the customers held out."""
+    campaign, birthdays or win-back with a holdout, the uplift over those held out."""
     uplift, window = None, DEFAULT_CONVERSION_DAYS
     with store_session(get_settings()) as session:
         if campaign_id.isdigit():
@@ -209,12 +209,13 @@ def campaign_report(
             uplift = campaign_uplift(session, campaign)
             window = campaign.conversion_days
         else:
+            since, until = datetime.now(UTC) - timedelta(days=days), datetime.now(UTC)
             try:
-                result = campaigns.built_in_report(
-                    session, campaign_id, since=datetime.now(UTC) - timedelta(days=days)
-                )
+                result = campaigns.built_in_report(session, campaign_id, since=since)
             except campaigns.CampaignError as error:
                 raise fail(str(error)) from error
+            if campaign_id in ("birthday", "winback"):
+                uplift = outreach_uplift(session, campaign_id, since=since, until=until)
     table = Table(
         "measure", "count", title=f"#{result.campaign_id} {result.name} ({result.status})"
     )

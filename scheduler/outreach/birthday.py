@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.coupons import issue_coupon, month_end
 from crm_store.customers import customers_with_birthday_today, zone
+from crm_store.holdouts import outreach_held_out
 from crm_store.models import Author, CouponPurpose, Language, MessagePurpose
 from crm_store.outbox import enqueue
 from crm_store.reach import preferred_identity
@@ -41,6 +42,15 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
         local = now.astimezone(zone(customer.timezone))
         at = local.replace(hour=settings.birthday_hour, minute=0, second=0, microsecond=0)
         key = f"birthday:{customer.id}:{local.year}"
+        if outreach_held_out(
+            session,
+            kind="birthday",
+            customer_id=customer.id,
+            key=key,
+            percent=settings.birthday_holdout_percent,
+            now=now,
+        ):
+            continue
         code = issue_coupon(
             session,
             purpose=CouponPurpose.BIRTHDAY,

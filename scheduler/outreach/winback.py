@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from crm_store.coupons import issue_coupon
 from crm_store.customers import lapsed_customers
-from crm_store.models import Author, CouponPurpose, Language, MessagePurpose, OutboxMessage
+from crm_store.holdouts import outreach_held_out
+from crm_store.models import (
+    Author,
+    CouponPurpose,
+    Language,
+    MessagePurpose,
+    OutboxMessage,
+    OutreachHoldout,
+)
 from crm_store.outbox import enqueue
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
@@ -27,7 +35,8 @@ WINBACK_COUPON_VALUE = Decimal(150)
 
 def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 500) -> int:
     """Write to customers lapsed `winback_after_days`, the worth-keeping first, at most
-    once per `winback_every_days` each; a later order counts as won back (the report)."""
+    once per `winback_every_days` each, holding `winback_holdout_percent` per cent out
+    (sent nothing, and not asked again sooner); a later order counts as won back."""
     every = timedelta(days=settings.winback_every_days)
     queued = 0
     for customer in lapsed_customers(
@@ -46,12 +55,28 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
                 OutboxMessage.created_at > now - every,
             )
         )
-        if recent is not None:
+        held_recently = session.scalar(
+            select(OutreachHoldout.id).where(
+                OutreachHoldout.kind == "winback",
+                OutreachHoldout.customer_id == customer.id,
+                OutreachHoldout.held_at > now - every,
+            )
+        )
+        if recent is not None or held_recently is not None:
             continue
         identity = preferred_identity(session, customer.id, marketing=True)
         if identity is None:
             continue
         key = f"winback:{customer.id}:{now:%Y%m%d}"
+        if outreach_held_out(
+            session,
+            kind="winback",
+            customer_id=customer.id,
+            key=key,
+            percent=settings.winback_holdout_percent,
+            now=now,
+        ):
+            continue
         coupon = issue_coupon(
             session,
             purpose=CouponPurpose.WINBACK,

@@ -19,7 +19,9 @@ from tests.factories import make_customer, make_product, make_ticket
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 TAIPEI = ZoneInfo("Asia/Taipei")
-SETTINGS = Settings(_env_file=None, shop_name="小島選物", birthday_hour=10)  # type: ignore[call-arg]
+SETTINGS = Settings(  # type: ignore[call-arg]
+    _env_file=None, shop_name="小島選物", birthday_hour=10, winback_holdout_percent=0
+)
 
 
 @pytest.mark.parametrize(

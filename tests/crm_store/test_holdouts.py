@@ -13,20 +13,29 @@ from sqlalchemy.orm import Session
 
 from crm_store import campaigns
 from crm_store.bulk import bulk_insert
-from crm_store.holdouts import campaign_uplift, cumulative_conversions, hold_out
+from crm_store.holdouts import (
+    campaign_uplift,
+    cumulative_conversions,
+    hold_out,
+    outreach_held_out,
+    outreach_uplift,
+)
 from crm_store.models import (
     Campaign,
     CampaignHoldout,
     ChannelIdentity,
+    Coupon,
     Customer,
     Order,
     OrderStatus,
     OutboxMessage,
+    OutreachHoldout,
     StaffRole,
     StaffUser,
     Tier,
 )
 from crm_store.orders import order_number
+from crm_store.settings import Settings
 from scheduler import outreach
 from tests.factories import bulk_customers, consenting_sms_rows, make_staff, scheduled_campaign
 
@@ -201,3 +210,90 @@ def test_the_uplift_counts_orders_within_the_window_of_each_group(session: Sessi
     assert sorted(by_day) == list(range(1, 15))
     assert (by_day[3].messaged, by_day[4].messaged, by_day[14].messaged) == (0, 0.1, 0.1)
     assert (by_day[5].held_out, by_day[6].held_out, by_day[14].held_out) == (0, 0.05, 0.05)
+
+
+def lapsed_shop(session: Session, count: int) -> list[int]:
+    """`count` reachable customers whose one order was 200 days ago."""
+    ids = shop(session, count)
+    for number, customer in enumerate(ids, start=1):
+        session.add(
+            Order(
+                number=order_number(number),
+                customer_id=customer,
+                status=OrderStatus.DELIVERED,
+                total=Decimal(900),
+                placed_at=NOW - timedelta(days=200),
+            )
+        )
+    session.execute(
+        update(Customer)
+        .where(Customer.id.in_(ids))
+        .values(last_order_at=NOW - timedelta(days=200), order_count=1, total_spent=900)
+    )
+    return ids
+
+
+def messaged_by_key(session: Session, prefix: str) -> set[int]:
+    return set(
+        session.scalars(
+            select(OutboxMessage.customer_id).where(
+                OutboxMessage.idempotency_key.like(f"{prefix}%")
+            )
+        )
+    )
+
+
+def test_win_back_holds_out_its_share_asks_them_no_sooner_and_reports_the_uplift(
+    session: Session,
+) -> None:
+    ids = lapsed_shop(session, 400)
+    settings = Settings(_env_file=None, winback_holdout_percent=10)  # type: ignore[call-arg]
+    queued = outreach.winback.plan(session, now=NOW, settings=settings)
+    held = set(session.scalars(select(OutreachHoldout.customer_id)))
+    sent = messaged_by_key(session, "winback:")
+    assert queued == len(sent) and not held & sent and held | sent == set(ids)
+    assert 20 <= len(held) <= 60  # about a tenth, drawn by each message's key
+    assert not session.scalars(select(Coupon).where(Coupon.customer_id.in_(held))).all()
+    # The next day nobody is asked again: the held out wait their turn like the rest.
+    assert outreach.winback.plan(session, now=NOW + timedelta(days=1), settings=settings) == 0
+
+    buyers = sorted(sent)[: len(sent) // 5] + sorted(held)[:1]
+    for number, customer in enumerate(buyers, start=1_000):
+        session.add(
+            Order(
+                number=order_number(number),
+                customer_id=customer,
+                status=OrderStatus.PAID,
+                total=Decimal(1500),
+                placed_at=NOW + timedelta(days=3),
+            )
+        )
+    session.flush()
+    uplift = outreach_uplift(
+        session, "winback", since=NOW - timedelta(days=1), until=NOW + timedelta(days=1)
+    )
+    assert uplift is not None
+    assert (uplift.sent.customers, uplift.held_out.customers) == (len(sent), len(held))
+    assert (uplift.sent.converted, uplift.held_out.converted) == (len(sent) // 5, 1)
+
+
+def test_birthdays_hold_no_one_out_unless_asked(session: Session) -> None:
+    assert Settings(_env_file=None).birthday_holdout_percent == 0  # type: ignore[call-arg]
+    [customer] = shop(session, 1)
+    keys = [f"birthday:{customer}:{year}" for year in range(2000, 4000)]
+
+    def decide(percent: int) -> list[bool]:
+        return [
+            outreach_held_out(
+                session, kind="birthday", customer_id=customer, key=key, percent=percent, now=NOW
+            )
+            for key in keys
+        ]
+
+    assert not any(decide(0))
+    first = decide(25)
+    assert 400 <= sum(first) <= 600  # a quarter of the keys
+    recorded = session.scalars(select(OutreachHoldout.key)).all()
+    assert sorted(recorded) == sorted(key for key, held in zip(keys, first, strict=True) if held)
+    assert decide(25) == first  # each key decides the same way, and is recorded once
+    assert len(session.scalars(select(OutreachHoldout.key)).all()) == len(recorded)

@@ -11,7 +11,10 @@ from crm_store.models import OutboxMessage
 from crm_store.settings import Settings
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-SETTINGS = Settings(_env_file=None, shop_name="小島選物", birthday_hour=10)  # type: ignore[call-arg]
+# No win-back holdout here: these tests follow every message (the holdout has its own).
+SETTINGS = Settings(  # type: ignore[call-arg]
+    _env_file=None, shop_name="小島選物", birthday_hour=10, winback_holdout_percent=0
+)
 
 
 def queued(session: Session, prefix: str) -> list[OutboxMessage]:
