@@ -142,6 +142,14 @@ UI: dict[str, dict[Language, str]] = {
         "orders within {days} days are compared.",
     },
     "uplift": {Language.ZH_TW: "與對照組相比", Language.EN: "Against the holdout"},
+    "outreach_uplift_winback": {
+        Language.ZH_TW: "喚回訊息：近 {days} 天與對照組相比",
+        Language.EN: "Win-back, last {days} days, against the holdout",
+    },
+    "outreach_uplift_birthday": {
+        Language.ZH_TW: "生日祝福：近 {days} 天與對照組相比",
+        Language.EN: "Birthday greetings, last {days} days, against the holdout",
+    },
     "chart_conversions": {
         Language.ZH_TW: "累計下單比例（%，活動開始後第幾天）",
         Language.EN: "Customers who ordered (%, by day since the start)",

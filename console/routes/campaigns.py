@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException
@@ -19,7 +19,12 @@ from console.deps import Clock, Marketer, SessionFactory, SettingsDep
 from console.pages import Render, Renderer
 from crm_store import campaigns, listings, reports, segments
 from crm_store.db import session_scope
-from crm_store.holdouts import ConversionDay, campaign_uplift, cumulative_conversions
+from crm_store.holdouts import (
+    ConversionDay,
+    campaign_uplift,
+    cumulative_conversions,
+    outreach_uplift,
+)
 from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, StaffUser
 from crm_store.settings import Settings
 from crm_store.uplift import MIN_CONVERSIONS, MIN_GROUP
@@ -36,18 +41,44 @@ STEPS = {
 }
 
 
+# How far back the campaigns page measures the built-in outreach.
+OUTREACH_REPORT_DAYS = 30
+
+
 def campaigns_page(
-    factory: sessionmaker[Session], render: Renderer, user: StaffUser, **context: Any
+    factory: sessionmaker[Session],
+    render: Renderer,
+    user: StaffUser,
+    *,
+    now: datetime,
+    **context: Any,
 ) -> HTMLResponse:
+    since = now - timedelta(days=OUTREACH_REPORT_DAYS)
     with factory() as session:
         rows = listings.campaigns_newest_first(session)
+        outreach = {
+            kind: outreach_uplift(session, kind, since=since, until=now)
+            for kind in ("winback", "birthday")
+        }
     status = 400 if context.get("error") else 200
-    return render("campaigns.html", user, status=status, campaigns=rows, **context)
+    return render(
+        "campaigns.html",
+        user,
+        status=status,
+        campaigns=rows,
+        outreach_uplift={kind: uplift for kind, uplift in outreach.items() if uplift},
+        outreach_days=OUTREACH_REPORT_DAYS,
+        min_group=MIN_GROUP,
+        min_conversions=MIN_CONVERSIONS,
+        **context,
+    )
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
-async def campaign_list(user: Marketer, factory: SessionFactory, render: Render) -> HTMLResponse:
-    return await asyncio.to_thread(campaigns_page, factory, render, user, form={})
+async def campaign_list(
+    user: Marketer, factory: SessionFactory, render: Render, clock: Clock
+) -> HTMLResponse:
+    return await asyncio.to_thread(campaigns_page, factory, render, user, now=clock(), form={})
 
 
 @router.post("/campaigns", response_model=None)
@@ -112,7 +143,7 @@ async def campaign_create(
     result = await asyncio.to_thread(work)
     if isinstance(result, str):
         return await asyncio.to_thread(
-            campaigns_page, factory, render, user, form=form, error=result
+            campaigns_page, factory, render, user, now=clock(), form=form, error=result
         )
     return RedirectResponse(f"/console/campaigns/{result}", status_code=303)
 

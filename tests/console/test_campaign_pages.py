@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from crm_store.bulk import bulk_insert
 from crm_store.models import (
@@ -13,11 +13,14 @@ from crm_store.models import (
     CampaignHoldout,
     CampaignStatus,
     ChannelIdentity,
+    Customer,
     Language,
     Order,
     OrderStatus,
+    OutreachHoldout,
 )
 from crm_store.orders import order_number
+from crm_store.settings import Settings
 from scheduler import outreach
 from tests.console.conftest import Console, csrf_of
 from tests.factories import bulk_customers, consenting_sms_rows, make_customer
@@ -100,3 +103,24 @@ def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Con
     assert rows[1] == "1,0.0,0.05" and rows[-1] == "14,0.0,0.05"
     assert "5.0%" in uplift  # 3 of the 60 held out ordered; none of the 240 messaged
     assert "人數太少，還不能下結論" in uplift  # 3 orders in all: too few to say anything
+
+
+def test_the_campaigns_page_measures_win_back_against_its_holdout(console: Console) -> None:
+    now = datetime.now(UTC)
+    with console.running.store() as session, session.begin():
+        lapsed = bulk_customers(session, 200, now=now - timedelta(days=400))
+        bulk_insert(session, ChannelIdentity, consenting_sms_rows(lapsed, now=now))
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(lapsed))
+            .values(last_order_at=now - timedelta(days=200), order_count=1, total_spent=900)
+        )
+        outreach.winback.plan(session, now=now, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+        held = session.scalars(select(OutreachHoldout.customer_id)).all()
+    assert held
+    with console.signed_in("marketer@shop.test") as marketer:
+        page = marketer.get("/console/campaigns").text
+    card = page.split('id="uplift-winback"')[1].split("</section>")[0]
+    assert "喚回訊息：近 30 天與對照組相比" in card
+    assert f"<td>對照組</td><td>{len(held)}</td><td>0</td>" in card
+    assert 'id="uplift-birthday"' not in page  # birthdays hold no one out by default
