@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns
@@ -19,6 +19,7 @@ from crm_store.models import (
     Conversation,
     Customer,
     Language,
+    Order,
     OrderStatus,
     Product,
     StaffRole,
@@ -26,7 +27,7 @@ from crm_store.models import (
     Ticket,
     Tier,
 )
-from crm_store.orders import record_order
+from crm_store.orders import order_number, record_order
 from crm_store.staff import create_staff_user
 from crm_store.tickets import open_ticket
 
@@ -250,3 +251,27 @@ def consenting_sms_rows(customer_ids: list[int], *, now: datetime) -> list[dict[
     consent, for each customer (+8869 and the id in eight digits)."""
     numbers = [f"+8869{customer_id:08d}" for customer_id in customer_ids]
     return consenting_rows(customer_ids, Channel.SMS, numbers, now=now)
+
+
+def lapsed_customers(session: Session, count: int, *, now: datetime) -> list[int]:
+    """`count` customers with an SMS number and marketing consent, whose one order (NT$900,
+    delivered) was 200 days before `now`: win-back's audience. Their ids."""
+    ids = bulk_customers(session, count, now=now - timedelta(days=400))
+    bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=now))
+    placed = now - timedelta(days=200)
+    for customer in ids:
+        session.add(
+            Order(
+                number=order_number(customer),
+                customer_id=customer,
+                status=OrderStatus.DELIVERED,
+                total=Decimal(900),
+                placed_at=placed,
+            )
+        )
+    session.execute(
+        update(Customer)
+        .where(Customer.id.in_(ids))
+        .values(last_order_at=placed, order_count=1, total_spent=900)
+    )
+    return ids

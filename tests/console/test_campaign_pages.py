@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from crm_store.bulk import bulk_insert
 from crm_store.models import (
@@ -13,7 +13,6 @@ from crm_store.models import (
     CampaignHoldout,
     CampaignStatus,
     ChannelIdentity,
-    Customer,
     Language,
     Order,
     OrderStatus,
@@ -23,7 +22,12 @@ from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
 from tests.console.conftest import Console, csrf_of
-from tests.factories import bulk_customers, consenting_sms_rows, make_customer
+from tests.factories import (
+    bulk_customers,
+    consenting_sms_rows,
+    lapsed_customers,
+    make_customer,
+)
 
 
 def test_a_marketer_creates_previews_and_a_second_person_approves(console: Console) -> None:
@@ -108,13 +112,7 @@ def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Con
 def test_the_campaigns_page_measures_win_back_against_its_holdout(console: Console) -> None:
     now = datetime.now(UTC)
     with console.running.store() as session, session.begin():
-        lapsed = bulk_customers(session, 200, now=now - timedelta(days=400))
-        bulk_insert(session, ChannelIdentity, consenting_sms_rows(lapsed, now=now))
-        session.execute(
-            update(Customer)
-            .where(Customer.id.in_(lapsed))
-            .values(last_order_at=now - timedelta(days=200), order_count=1, total_spent=900)
-        )
+        lapsed_customers(session, 200, now=now)
         outreach.winback.plan(session, now=now, settings=Settings(_env_file=None))  # type: ignore[call-arg]
         held = session.scalars(select(OutreachHoldout.customer_id)).all()
     assert held

@@ -37,7 +37,13 @@ from crm_store.models import (
 from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
-from tests.factories import bulk_customers, consenting_sms_rows, make_staff, scheduled_campaign
+from tests.factories import (
+    bulk_customers,
+    consenting_sms_rows,
+    lapsed_customers,
+    make_staff,
+    scheduled_campaign,
+)
 
 NOW = datetime(2026, 11, 2, 4, tzinfo=UTC)  # noon in Taipei
 
@@ -212,27 +218,6 @@ def test_the_uplift_counts_orders_within_the_window_of_each_group(session: Sessi
     assert (by_day[5].held_out, by_day[6].held_out, by_day[14].held_out) == (0, 0.05, 0.05)
 
 
-def lapsed_shop(session: Session, count: int) -> list[int]:
-    """`count` reachable customers whose one order was 200 days ago."""
-    ids = shop(session, count)
-    for number, customer in enumerate(ids, start=1):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.DELIVERED,
-                total=Decimal(900),
-                placed_at=NOW - timedelta(days=200),
-            )
-        )
-    session.execute(
-        update(Customer)
-        .where(Customer.id.in_(ids))
-        .values(last_order_at=NOW - timedelta(days=200), order_count=1, total_spent=900)
-    )
-    return ids
-
-
 def messaged_by_key(session: Session, prefix: str) -> set[int]:
     return set(
         session.scalars(
@@ -246,7 +231,7 @@ def messaged_by_key(session: Session, prefix: str) -> set[int]:
 def test_win_back_holds_out_its_share_asks_them_no_sooner_and_reports_the_uplift(
     session: Session,
 ) -> None:
-    ids = lapsed_shop(session, 400)
+    ids = lapsed_customers(session, 400, now=NOW)
     settings = Settings(_env_file=None, winback_holdout_percent=10)  # type: ignore[call-arg]
     queued = outreach.winback.plan(session, now=NOW, settings=settings)
     held = set(session.scalars(select(OutreachHoldout.customer_id)))

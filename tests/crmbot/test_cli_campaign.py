@@ -7,14 +7,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.bulk import bulk_insert
 from crm_store.models import (
     CampaignHoldout,
     ChannelIdentity,
-    Customer,
     Order,
     OrderStatus,
     OutboxMessage,
@@ -25,7 +24,7 @@ from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
 from tests.crmbot.test_cli import crmbot
-from tests.factories import bulk_customers, consenting_sms_rows, make_staff
+from tests.factories import bulk_customers, consenting_sms_rows, lapsed_customers, make_staff
 
 
 def test_a_campaign_holds_out_a_share_and_reports_its_uplift(
@@ -101,23 +100,7 @@ def test_the_win_back_report_measures_the_customers_it_held_out(
     database_url: str, session: Session
 ) -> None:
     now = datetime.now(UTC)
-    lapsed = bulk_customers(session, 300, now=now - timedelta(days=400))
-    bulk_insert(session, ChannelIdentity, consenting_sms_rows(lapsed, now=now))
-    for number, customer in enumerate(lapsed, start=1):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.DELIVERED,
-                total=Decimal(900),
-                placed_at=now - timedelta(days=200),
-            )
-        )
-    session.execute(
-        update(Customer)
-        .where(Customer.id.in_(lapsed))
-        .values(last_order_at=now - timedelta(days=200), order_count=1, total_spent=900)
-    )
+    lapsed_customers(session, 300, now=now)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]  # the default holdout
     queued = outreach.winback.plan(session, now=now, settings=settings)
     session.commit()
