@@ -38,11 +38,7 @@ def hold_out(
     """
     if campaign.holdout_seed is None:
         campaign.holdout_seed = secrets.randbits(31)
-    held_before = set(
-        session.scalars(
-            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign.id)
-        )
-    )
+    held_before = _held(session, campaign)
     messaged_before = _messaged(session, campaign)
     new = {
         customer: tier
@@ -185,16 +181,20 @@ def _groups(
     """The messaged, the held out and what each who ordered in the window bought."""
     if campaign.started_at is None:
         return None
-    held = set(
-        session.scalars(
-            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign.id)
-        )
-    )
+    held = _held(session, campaign)
     if not held:
         return None
     messaged = _messaged(session, campaign)
     ends = campaign.started_at + timedelta(days=campaign.conversion_days)
     return messaged, held, _bought_between(session, messaged | held, campaign.started_at, ends)
+
+
+def _held(session: Session, campaign: Campaign) -> set[int]:
+    return set(
+        session.scalars(
+            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign.id)
+        )
+    )
 
 
 def _messaged(session: Session, campaign: Campaign) -> set[int]:
@@ -211,24 +211,10 @@ def _bought_between(
     session: Session, customers: set[int], starts: datetime, ends: datetime
 ) -> dict[int, _Bought]:
     """Each of `customers` who ordered in [starts, ends): when first, and what in all."""
-    bought: dict[int, _Bought] = {}
-    ordered = sorted(customers)
-    for offset in range(0, len(ordered), 5_000):  # under every database's parameter limit
-        chunk = ordered[offset : offset + 5_000]
-        rows = session.execute(
-            select(Order.customer_id, func.min(Order.placed_at), func.sum(Order.total))
-            .where(
-                Order.customer_id.in_(chunk),
-                Order.placed_at >= starts,
-                Order.placed_at < ends,
-                Order.status.not_in(NOT_SALES),
-            )
-            .group_by(Order.customer_id)
-        )
-        bought.update(
-            (customer, _Bought(_aware(first), float(total or 0))) for customer, first, total in rows
-        )
-    return bought
+    return {
+        customer: _Bought(min(when for when, _ in sales), sum(total for _, total in sales))
+        for customer, sales in _orders_placed(session, customers, starts, ends).items()
+    }
 
 
 def _orders_placed(
