@@ -633,6 +633,19 @@ class CampaignHoldout(Base):
     held_at: Mapped[datetime]
 
 
+class CampaignVariant(Base):
+    """Which of an A/B campaign's template variants (0 for A, 1 for B, …) a customer got."""
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    variant: Mapped[int] = mapped_column(SmallInteger)
+    assigned_at: Mapped[datetime]
+
+
 class OutboxMessage(Base):
     """A message waiting to go out; the idempotency key makes every send happen once."""
 
