@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     telegram_mode: Literal["auto", "webhook", "polling"] = "auto"
     telegram_messages_per_second: float = Field(default=30, gt=0)
 
+    # A LINE Official Account (Messaging API channel): the secret signs webhooks, the
+    # long-lived access token sends. Replies are free; pushes count against the plan's
+    # monthly messages (Taiwan's plans: 200, 3,000 or 6,000).
+    line_channel_secret: SecretStr | None = None
+    line_channel_access_token: SecretStr | None = None
+    line_api_base_url: str = "https://api.line.me"
+    line_monthly_quota: int = Field(default=200, ge=0)
+
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
