@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from crm_store import segments, templates
+from crm_store import segments, variants
 from crm_store.audit import record_audit
 from crm_store.cron import check_crontab
 from crm_store.models import (
@@ -29,7 +29,6 @@ from crm_store.models import (
     ChannelIdentity,
     Conversation,
     Direction,
-    Language,
     Message,
     Order,
     OutboxMessage,
@@ -64,7 +63,7 @@ def create(
     *,
     name: str,
     segment: dict[str, Any],
-    message_templates: dict[str, str],
+    message_templates: variants.Templates,
     send_at: datetime | None,
     recurrence: str | None,
     by: StaffUser,
@@ -80,14 +79,10 @@ def create(
         parsed = segments.Segment.from_dict(segment)
     except ValueError as error:
         raise CampaignError(f"segment: {error}") from error
-    languages = {language.value for language in Language}
-    if not message_templates or set(message_templates) - languages:
-        raise CampaignError(f"templates: give one per language, keys from {sorted(languages)}")
-    for language, text in message_templates.items():
-        try:
-            templates.check(text)
-        except templates.InvalidTemplate as error:
-            raise CampaignError(f"template {language}: {error}") from error
+    try:
+        segments.check_templates(message_templates)
+    except ValueError as error:
+        raise CampaignError(f"templates: {error}") from error
     _check_recurrence(recurrence)
     if not 0 <= holdout_percent <= MAX_HOLDOUT_PERCENT:
         raise CampaignError(
@@ -101,7 +96,7 @@ def create(
         kind=CampaignKind.CUSTOM,
         status=CampaignStatus.DRAFT,
         segment=parsed.to_dict(),
-        templates=dict(message_templates),
+        templates=variants.stored(variants.variants(message_templates)),
         send_at=send_at,
         recurrence=recurrence or None,
         created_by=by.id,

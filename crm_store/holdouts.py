@@ -1,12 +1,16 @@
-"""Campaign holdouts: who of a campaign's audience is sent nothing, and what that showed.
+"""Campaign holdouts and variants: who of a campaign's audience is sent nothing, who gets
+which version of its message, and what that showed.
 
 At each run of a campaign, the customers of its audience not seen in an earlier run are
 split: `holdout_percent` of them (per value tier, from the campaign's seed and the run,
 so the draw can be repeated) are recorded in `campaign_holdouts` and sent nothing; the
-rest are messaged. A customer keeps the group of their first run, so a recurring
-campaign's groups stay apart. The uplift compares what each group did within
-`conversion_days` of the campaign's start: everyone messaged (whether or not the message
-could be delivered, so that both groups are chosen alike) against everyone held out.
+rest are messaged. A campaign with template variants (`crm_store.variants`) deals the
+messaged between them at random, per tier, recorded in `campaign_variants`. A customer
+keeps the group of their first run, so a recurring campaign's groups stay apart. The
+uplift compares what each group did within `conversion_days` of the campaign's start:
+everyone messaged (whether or not the message could be delivered, so that the groups are
+chosen alike) against everyone held out, and each variant against the holdout and
+against each other variant.
 """
 
 from __future__ import annotations
@@ -17,14 +21,26 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import combinations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.bulk import bulk_insert
-from crm_store.models import Campaign, CampaignHoldout, Order, OutboxMessage, OutreachHoldout
+from crm_store.models import (
+    Campaign,
+    CampaignHoldout,
+    CampaignVariant,
+    Order,
+    OutboxMessage,
+    OutreachHoldout,
+)
 from crm_store.orders import NOT_SALES
-from crm_store.uplift import Outcome, Uplift, draw_holdout, measure
+from crm_store.uplift import Group, Outcome, Uplift, draw_holdout, measure, split_at_random
+from crm_store.variants import label
+
+# The groups a campaign's customers fall in, besides its variants' "A", "B", ….
+MESSAGED, HELD_OUT = "messaged", "held_out"
 
 
 def hold_out(
@@ -36,8 +52,6 @@ def hold_out(
     the customers new to the campaign, `holdout_percent` per cent are drawn and recorded.
     `run` tells the campaign's runs apart (its start time as a number will do).
     """
-    if campaign.holdout_seed is None:
-        campaign.holdout_seed = secrets.randbits(31)
     held_before = _held(session, campaign)
     messaged_before = _messaged(session, campaign)
     new = {
@@ -45,7 +59,7 @@ def hold_out(
         for customer, tier in audience.items()
         if customer not in held_before and customer not in messaged_before
     }
-    drawn = draw_holdout(new, percent=campaign.holdout_percent, seed=campaign.holdout_seed ^ run)
+    drawn = draw_holdout(new, percent=campaign.holdout_percent, seed=_seed(campaign) ^ run)
     if drawn:
         bulk_insert(
             session,
@@ -56,6 +70,48 @@ def hold_out(
             ],
         )
     return frozenset(held_before.intersection(audience)) | drawn
+
+
+def assign_variants(
+    session: Session,
+    campaign: Campaign,
+    messaged: Mapping[int, str],
+    *,
+    count: int,
+    run: int,
+    now: datetime,
+) -> dict[int, int]:
+    """Which of `count` variants (0 for A, 1 for B, …) each of this run's `messaged`
+    (customer id → value tier) gets: the one of their first run, or, for those new to
+    the campaign, dealt at random per tier and recorded. One variant needs no record."""
+    if count < 2:
+        return dict.fromkeys(messaged, 0)
+    before = _assigned(session, campaign)
+    new = {customer: tier for customer, tier in messaged.items() if customer not in before}
+    # A seed of its own, so the deal does not follow the holdout draw.
+    dealt = split_at_random(new, groups=count, seed=(_seed(campaign) ^ run) + 1)
+    if dealt:
+        bulk_insert(
+            session,
+            CampaignVariant,
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "customer_id": customer,
+                    "variant": variant,
+                    "assigned_at": now,
+                }
+                for customer, variant in sorted(dealt.items())
+            ],
+        )
+    return {customer: before.get(customer, dealt.get(customer, 0)) for customer in messaged}
+
+
+def _seed(campaign: Campaign) -> int:
+    """The campaign's random seed, drawn at its first start and kept."""
+    if campaign.holdout_seed is None:
+        campaign.holdout_seed = secrets.randbits(31)
+    return campaign.holdout_seed
 
 
 def outreach_held_out(
@@ -123,50 +179,76 @@ def outreach_uplift(
 
 @dataclass(frozen=True, slots=True)
 class ConversionDay:
-    """By the end of day `day` after the start, the share of each group that had ordered."""
+    """By the end of day `day` after the start, how many of `group` had ordered."""
 
+    group: str  # "messaged", "held_out", or a variant: "A", "B", …
     day: int
-    messaged: float
-    held_out: float
+    customers: int
+    ordered: int
+    share: float  # ordered / customers
+
+
+@dataclass(frozen=True, slots=True)
+class VariantComparison:
+    """An A/B campaign's variants, each against the holdout (none without one) and each
+    against each other: in `pairwise[("A", "B")]`, `sent` is A's group and `held_out`
+    B's, so a finding of "more" means A made more customers order than B."""
+
+    labels: tuple[str, ...]
+    groups: dict[str, Group]  # each variant's, and the held out's when there are any
+    against_holdout: dict[str, Uplift]
+    pairwise: dict[tuple[str, str], Uplift]
 
 
 def campaign_uplift(session: Session, campaign: Campaign) -> Uplift | None:
     """The messaged group against the held-out one; None before the campaign started or
     when it held no one out."""
     found = _groups(session, campaign)
+    if found is None or not found.members[HELD_OUT]:
+        return None
+    return measure(found.outcomes(MESSAGED), found.outcomes(HELD_OUT))
+
+
+def variant_comparison(session: Session, campaign: Campaign) -> VariantComparison | None:
+    """Each variant against the holdout and against each other; None before the start
+    or for a campaign with one variant."""
+    found = _groups(session, campaign)
     if found is None:
         return None
-    messaged, held, bought = found
-    return measure(
-        [_outcome(bought.get(customer)) for customer in sorted(messaged)],
-        [_outcome(bought.get(customer)) for customer in sorted(held)],
+    labels = tuple(group for group in found.members if group not in (MESSAGED, HELD_OUT))
+    if len(labels) < 2:
+        return None
+    held = found.outcomes(HELD_OUT)
+    shown = (*labels, HELD_OUT) if held else labels
+    return VariantComparison(
+        labels=labels,
+        groups={group: Group.of(found.outcomes(group)) for group in shown},
+        against_holdout={group: measure(found.outcomes(group), held) for group in labels if held},
+        pairwise={
+            (first, second): measure(found.outcomes(first), found.outcomes(second))
+            for first, second in combinations(labels, 2)
+        },
     )
 
 
 def cumulative_conversions(session: Session, campaign: Campaign) -> list[ConversionDay]:
-    """Day by day over the conversion window, how many of each group had ordered (as a
-    share of the group); none before the start or without a holdout."""
+    """Day by day over the conversion window, how many of each group had ordered: the
+    messaged, the held out and each variant; none before the start, or for a campaign
+    with neither a holdout nor variants."""
     found = _groups(session, campaign)
     if found is None or campaign.started_at is None:
         return []
-    messaged, held, bought = found
     starts = campaign.started_at
-    firsts = {customer: (b.first - starts).days + 1 for customer, b in bought.items()}
-    days = range(1, campaign.conversion_days + 1)
-
-    def shares(group: set[int]) -> list[float]:
-        per_day = Counter(firsts[customer] for customer in group if customer in firsts)
-        total, running = len(group), 0
-        out = []
-        for day in days:
+    firsts = {customer: (b.first - starts).days + 1 for customer, b in found.bought.items()}
+    rows = []
+    for group, members in found.members.items():
+        per_day = Counter(firsts[customer] for customer in members if customer in firsts)
+        running = 0
+        for day in range(1, campaign.conversion_days + 1):
             running += per_day.get(day, 0)
-            out.append(running / total if total else 0.0)
-        return out
-
-    return [
-        ConversionDay(day, sent, kept)
-        for day, sent, kept in zip(days, shares(messaged), shares(held), strict=True)
-    ]
+            share = running / len(members) if members else 0.0
+            rows.append(ConversionDay(group, day, len(members), running, share))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,18 +257,33 @@ class _Bought:
     spent: float
 
 
-def _groups(
-    session: Session, campaign: Campaign
-) -> tuple[set[int], set[int], dict[int, _Bought]] | None:
-    """The messaged, the held out and what each who ordered in the window bought."""
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """A campaign's groups by name (messaged, held out, then the variants in order) and
+    what each customer of them who ordered in the window bought."""
+
+    members: dict[str, set[int]]
+    bought: dict[int, _Bought]
+
+    def outcomes(self, group: str) -> list[Outcome]:
+        return [_outcome(self.bought.get(customer)) for customer in sorted(self.members[group])]
+
+
+def _groups(session: Session, campaign: Campaign) -> _Groups | None:
+    """None before the start, or when there is nothing to compare: no holdout and no
+    variants."""
     if campaign.started_at is None:
         return None
     held = _held(session, campaign)
-    if not held:
+    assigned = _assigned(session, campaign)
+    if not held and not assigned:
         return None
-    messaged = _messaged(session, campaign)
+    members = {MESSAGED: _messaged(session, campaign), HELD_OUT: held}
+    for customer, variant in sorted(assigned.items(), key=lambda item: item[1]):
+        members.setdefault(label(variant), set()).add(customer)
     ends = campaign.started_at + timedelta(days=campaign.conversion_days)
-    return messaged, held, _bought_between(session, messaged | held, campaign.started_at, ends)
+    everyone = members[MESSAGED] | held | set(assigned)
+    return _Groups(members, _bought_between(session, everyone, campaign.started_at, ends))
 
 
 def _held(session: Session, campaign: Campaign) -> set[int]:
@@ -205,6 +302,15 @@ def _messaged(session: Session, campaign: Campaign) -> set[int]:
             .distinct()
         )
     )
+
+
+def _assigned(session: Session, campaign: Campaign) -> dict[int, int]:
+    rows = session.execute(
+        select(CampaignVariant.customer_id, CampaignVariant.variant).where(
+            CampaignVariant.campaign_id == campaign.id
+        )
+    )
+    return {customer: variant for customer, variant in rows}
 
 
 def _bought_between(

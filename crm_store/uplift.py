@@ -109,6 +109,28 @@ def draw_holdout(audience: Mapping[Key, str], *, percent: float, seed: int) -> f
     return frozenset(held)
 
 
+def split_at_random(audience: Mapping[Key, str], *, groups: int, seed: int) -> dict[Key, int]:
+    """Each of `audience` (recipient → value tier) dealt into one of `groups` groups
+    (0, 1, …) at random, each tier dealt evenly, so the groups hold the same mix of
+    customers and their sizes differ by at most one. The same audience, count and seed
+    always give the same split."""
+    if groups < 1:
+        raise ValueError(f"a split needs at least one group, not {groups}")
+    tiers: dict[str, list[Key]] = {}
+    for recipient, tier in audience.items():
+        tiers.setdefault(tier, []).append(recipient)
+    rng = random.Random(seed)
+    dealt: dict[Key, int] = {}
+    next_group = 0  # each tier's deal starts where the last left off
+    for tier in sorted(tiers):
+        members = sorted(tiers[tier], key=repr)  # the mapping's order must not matter
+        rng.shuffle(members)
+        for position, recipient in enumerate(members):
+            dealt[recipient] = (next_group + position) % groups
+        next_group = (next_group + len(members)) % groups
+    return dealt
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one recipient did within the window."""

@@ -30,6 +30,7 @@ from crm_store.models import (
 from crm_store.orders import order_number, record_order
 from crm_store.staff import create_staff_user
 from crm_store.tickets import open_ticket
+from crm_store.variants import Templates
 
 _numbers = itertools.count(1_000_001)
 
@@ -177,7 +178,7 @@ def scheduled_campaign(
     *,
     author: StaffUser,
     approver: StaffUser,
-    templates: dict[str, str],
+    templates: Templates,
     send_at: datetime,
     now: datetime,
     name: str = "週年慶",

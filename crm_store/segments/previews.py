@@ -1,7 +1,7 @@
 """What a marketer sees before approving a campaign: the audience's make-up and samples.
 
 Also the campaign's message templates: which one a recipient gets, and whether a set
-of them can be sent.
+of them (with its A/B variants, `crm_store.variants`) can be sent.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from crm_store.models import Channel, Customer, Language
 from crm_store.segments.audiences import Recipient, audience
 from crm_store.segments.definition import Segment, _names
 from crm_store.templates import InvalidTemplate, check, context_for, render
+from crm_store.variants import Templates, label, variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Sample:
     language: Language
     channel: Channel
     text: str
+    variant: str = ""  # "A", "B", … for a campaign with variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +56,11 @@ def template_for(templates: Mapping[str, str], language: Language) -> str:
     raise ValueError("the campaign has no message template")
 
 
-def check_templates(templates: Mapping[str, str]) -> None:
+def check_templates(templates: Templates) -> None:
     """Raise ValueError (InvalidTemplate for a bad text) unless `templates` can be sent.
 
-    Keys are language codes; at least one template is needed.
+    Keys are language codes, each to a text or a list of variant texts; at least one
+    template is needed.
     """
     unknown = sorted(set(templates) - {language.value for language in Language})
     if unknown:
@@ -65,13 +68,16 @@ def check_templates(templates: Mapping[str, str]) -> None:
             f"template for unknown language {', '.join(map(repr, unknown))}; "
             f"allowed: {_names(Language)}"
         )
-    if not any(templates.values()):
+    chosen = variants(templates)
+    if not any(text for variant in chosen for text in variant.values()):
         raise ValueError("the campaign has no message template")
-    for language, text in templates.items():
-        try:
-            check(text)
-        except InvalidTemplate as error:
-            raise InvalidTemplate(f"{language} template: {error}") from error
+    for index, variant in enumerate(chosen):
+        named = f" (variant {label(index)})" if len(chosen) > 1 else ""
+        for language, text in variant.items():
+            try:
+                check(text)
+            except InvalidTemplate as error:
+                raise InvalidTemplate(f"{language} template{named}: {error}") from error
 
 
 def _pick_samples(recipients: Sequence[Recipient], count: int) -> list[Recipient]:
@@ -94,7 +100,7 @@ def _pick_samples(recipients: Sequence[Recipient], count: int) -> list[Recipient
 def preview(
     session: Session,
     segment: Segment,
-    templates: dict[str, str],
+    templates: Templates,
     *,
     now: datetime,
     shop: str,
@@ -104,8 +110,9 @@ def preview(
 ) -> Preview:
     """The audience's size and make-up, and a few messages rendered as they would be sent.
 
-    `templates` maps language codes to template texts; `coupon` stands in for the
-    codes a campaign issues per recipient.
+    `templates` maps language codes to template texts (or lists of variant texts: each
+    sample is then shown in every variant); `coupon` stands in for the codes a campaign
+    issues per recipient.
 
     Raises:
         InvalidTemplate: when a template is bad or fails for a sampled customer.
@@ -125,14 +132,17 @@ def preview(
             select(Customer).where(Customer.id.in_([r.customer_id for r in picked]))
         )
     }
+    chosen = variants(templates)
     rendered = []
     for recipient in picked:
         customer = customers[recipient.customer_id]
-        text = render(
-            template_for(templates, recipient.language),
-            context_for(customer, shop=shop, coupon=coupon),
-        )
-        rendered.append(Sample(customer.name, recipient.language, recipient.channel, text))
+        fields = context_for(customer, shop=shop, coupon=coupon)
+        for index, variant in enumerate(chosen):
+            text = render(template_for(variant, recipient.language), fields)
+            named = label(index) if len(chosen) > 1 else ""
+            rendered.append(
+                Sample(customer.name, recipient.language, recipient.channel, text, named)
+            )
     return Preview(
         size=len(recipients), by_language=by_language, by_channel=by_channel, samples=rendered
     )

@@ -4,15 +4,14 @@ nothing, that a recurring campaign keeps its groups, and the uplift measured fro
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns
-from crm_store.bulk import bulk_insert
 from crm_store.holdouts import (
     campaign_uplift,
     cumulative_conversions,
@@ -21,78 +20,28 @@ from crm_store.holdouts import (
     outreach_uplift,
 )
 from crm_store.models import (
-    Campaign,
-    CampaignHoldout,
-    ChannelIdentity,
     Coupon,
-    Customer,
     Order,
     OrderStatus,
     OutboxMessage,
     OutreachHoldout,
     StaffRole,
-    StaffUser,
-    Tier,
 )
 from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
+from tests.crm_store.holdout_helpers import (
+    NOW,
+    campaign_to_all,
+    held_out,
+    marketers,
+    messaged,
+    shop,
+)
 from tests.factories import (
-    bulk_customers,
-    consenting_sms_rows,
     lapsed_customers,
     make_staff,
-    scheduled_campaign,
 )
-
-NOW = datetime(2026, 11, 2, 4, tzinfo=UTC)  # noon in Taipei
-
-
-def shop(session: Session, count: int) -> list[int]:
-    """`count` consenting SMS customers, a quarter of them VIPs."""
-    ids = bulk_customers(session, count, now=NOW - timedelta(days=400))
-    bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=NOW))
-    session.execute(update(Customer).where(Customer.id.in_(ids[::4])).values(tier=Tier.VIP))
-    return ids
-
-
-def marketers(session: Session) -> tuple[StaffUser, StaffUser]:
-    found = session.scalars(select(StaffUser).order_by(StaffUser.id)).all()
-    if found:
-        return found[0], found[1]
-    return (
-        make_staff(session, "mia@shop.test", StaffRole.MARKETER),
-        make_staff(session, "leo@shop.test", StaffRole.MARKETER),
-    )
-
-
-def campaign_to_all(session: Session, holdout_percent: int) -> Campaign:
-    author, approver = marketers(session)
-    return scheduled_campaign(
-        session,
-        author=author,
-        approver=approver,
-        templates={"zh-TW": "{{ name }}，週年慶全館 85 折！"},
-        send_at=NOW,
-        now=NOW,
-        holdout_percent=holdout_percent,
-    )
-
-
-def held_out(session: Session, campaign: Campaign) -> set[int]:
-    return set(
-        session.scalars(
-            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign.id)
-        )
-    )
-
-
-def messaged(session: Session, campaign: Campaign) -> set[int]:
-    return set(
-        session.scalars(
-            select(OutboxMessage.customer_id).where(OutboxMessage.campaign_id == campaign.id)
-        )
-    )
 
 
 def test_a_campaign_holds_out_its_share_of_each_tier_and_sends_them_nothing(
@@ -212,10 +161,12 @@ def test_the_uplift_counts_orders_within_the_window_of_each_group(session: Sessi
     assert incremental is not None and incremental[0] == pytest.approx(40)
     assert uplift.conversion_interval is not None and 0.05 in uplift.conversion_interval
 
-    by_day = {row.day: row for row in cumulative_conversions(session, campaign)}
-    assert sorted(by_day) == list(range(1, 15))
-    assert (by_day[3].messaged, by_day[4].messaged, by_day[14].messaged) == (0, 0.1, 0.1)
-    assert (by_day[5].held_out, by_day[6].held_out, by_day[14].held_out) == (0, 0.05, 0.05)
+    by_day = {(row.group, row.day): row.share for row in cumulative_conversions(session, campaign)}
+    assert sorted(by_day) == [
+        (group, day) for group in ("held_out", "messaged") for day in range(1, 15)
+    ]
+    assert [by_day["messaged", day] for day in (3, 4, 14)] == [0, 0.1, 0.1]
+    assert [by_day["held_out", day] for day in (5, 6, 14)] == [0, 0.05, 0.05]
 
 
 def messaged_by_key(session: Session, prefix: str) -> set[int]:
