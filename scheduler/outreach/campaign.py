@@ -19,8 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from crm_store import outbox, segments, templates
-from crm_store.holdouts import hold_out
+from crm_store import outbox, segments, templates, variants
+from crm_store.holdouts import assign_variants, hold_out
 from crm_store.models import (
     Campaign,
     CampaignStatus,
@@ -88,18 +88,22 @@ def finish_done(session: Session, *, now: datetime) -> list[int]:
 
 
 def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, shop: str) -> int:
-    """One message per recipient of this run not held out (`outbox.enqueue_many`);
-    returns how many."""
+    """One message per recipient of this run not held out (`outbox.enqueue_many`), in
+    the template variant dealt to them; returns how many."""
     segment = segments.Segment.from_dict(campaign.segment)
     recipients = segments.audience(session, segment, now=now, marketing=True)
     if not recipients:
         return 0
     run = f"{(campaign.send_at or now).astimezone(UTC):%Y%m%d%H%M}"
     names = _customer_fields(session, [r.customer_id for r in recipients])
-    held = hold_out(
+    tiers = {r.customer_id: names[r.customer_id].tier.value for r in recipients}
+    held = hold_out(session, campaign, tiers, run=int(run), now=now)
+    messages = variants.variants(campaign.templates)
+    dealt = assign_variants(
         session,
         campaign,
-        {r.customer_id: names[r.customer_id].tier.value for r in recipients},
+        {customer: tier for customer, tier in tiers.items() if customer not in held},
+        count=len(messages),
         run=int(run),
         now=now,
     )
@@ -107,9 +111,8 @@ def enqueue_audience(session: Session, campaign: Campaign, *, now: datetime, sho
     for recipient in recipients:
         if recipient.customer_id in held:
             continue
-        text = campaign.templates.get(recipient.language.value) or next(
-            iter(campaign.templates.values())
-        )
+        variant = messages[dealt[recipient.customer_id]]
+        text = segments.template_for(variant, recipient.language)
         drafts.append(
             outbox.Draft(
                 key=f"campaign:{campaign.id}:{run}:{recipient.customer_id}",
