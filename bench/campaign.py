@@ -9,9 +9,11 @@ gives `--recipients` of them an SMS number with marketing consent. Then:
 1. times the audience selection of a campaign to everyone who may get it, and its
    start (`scheduler.outreach.campaign.start_due`: selection, rendering every message
    from the template, and inserting the outbox rows, in one transaction), against the
-   target of 100,000 queued in under 30 s; the campaign holds out the default share;
-2. times drawing and recording that holdout on its own, and the uplift report over the
-   sent and held-out groups (target: each under 5 s);
+   target of 100,000 queued in under 30 s; the campaign holds out the default share
+   and tests two template variants (A/B);
+2. times drawing and recording that holdout and the variant split on their own, and
+   the uplift report over the sent and held-out groups with each variant compared
+   (target: each under 5 s);
 3. runs the scheduler's outbox dispatcher against a fake Twilio that refuses (429)
    any message beyond `--limit` a second, for `--dispatch-seconds`, and prints the
    rate achieved as a fraction of the limit (target ≥ 0.95) and the number of 429s
@@ -42,7 +44,7 @@ from channels.senders import TwilioSender
 from crm_store import migrate, segments
 from crm_store.bulk import bulk_insert
 from crm_store.db import make_engine, make_session_factory, session_scope
-from crm_store.holdouts import campaign_uplift, hold_out
+from crm_store.holdouts import assign_variants, campaign_uplift, hold_out, variant_comparison
 from crm_store.models import (
     DEFAULT_HOLDOUT_PERCENT,
     Campaign,
@@ -95,8 +97,11 @@ def main() -> None:
                 author=make_staff(session, "mia@bench.test", StaffRole.MARKETER),
                 approver=make_staff(session, "leo@bench.test", StaffRole.MARKETER),
                 templates={
-                    "zh-TW": "{{ first_name }}，週年慶全館 85 折！",
-                    "en": "{{ first_name }}, 15% off everything this week!",
+                    "zh-TW": ["{{ first_name }}，週年慶全館 85 折！", "{{ first_name }}，滿千折百"],
+                    "en": [
+                        "{{ first_name }}, 15% off everything this week!",
+                        "{{ first_name }}, NT$100 off every NT$1,000",
+                    ],
                 },
                 send_at=now,
                 now=now,
@@ -114,7 +119,9 @@ def main() -> None:
         holdout_seconds, held = time_holdout_draw(factory, audience, now)
         with factory() as session:
             started = time.perf_counter()
-            uplift = campaign_uplift(session, session.get_one(Campaign, next(iter(queued))))
+            campaign = session.get_one(Campaign, next(iter(queued)))
+            uplift = campaign_uplift(session, campaign)
+            compared = variant_comparison(session, campaign)
             report_seconds = time.perf_counter() - started
 
         sent, rate_limited = asyncio.run(dispatch(factory, args.limit, args.dispatch_seconds))
@@ -133,13 +140,15 @@ def main() -> None:
         f"100,000 < 30 s ({verdict})",
     )
     table.add_row(
-        f"holdout drawn and recorded ({DEFAULT_HOLDOUT_PERCENT} %, by tier)",
+        f"holdout and A/B split drawn and recorded ({DEFAULT_HOLDOUT_PERCENT} %, by tier)",
         f"{held:,} of {len(audience):,} in {holdout_seconds:.2f} s",
         f"< 5 s ({'met' if holdout_seconds < 5 else 'missed'})",
     )
-    groups = f"{uplift.sent.customers:,} + {uplift.held_out.customers:,}" if uplift else "none"
+    sizes = {"messaged": uplift.sent, "held out": uplift.held_out} if uplift else {}
+    sizes |= compared.groups if compared else {}
+    groups = ", ".join(f"{name} {group.customers:,}" for name, group in sizes.items()) or "none"
     table.add_row(
-        "uplift report (orders in the window, both groups)",
+        "uplift report (orders in the window; messaged, held out, each variant)",
         f"{groups} in {report_seconds:.2f} s",
         f"< 5 s ({'met' if report_seconds < 5 else 'missed'})",
     )
@@ -158,8 +167,9 @@ def main() -> None:
 def time_holdout_draw(
     factory: sessionmaker[Session], audience: list[segments.Recipient], now: datetime
 ) -> tuple[float, int]:
-    """The holdout of a campaign like the one started, drawn and recorded on its own (the
-    tiers read, the draw, the insert), then rolled back; seconds and how many were held."""
+    """The holdout and the variant split of a campaign like the one started, drawn and
+    recorded on their own (the tiers read, the draws, the inserts), then rolled back;
+    seconds and how many were held."""
     with factory() as session:
         started_one = session.scalars(select(Campaign)).one()
         campaign = Campaign(
@@ -174,17 +184,20 @@ def time_holdout_draw(
         session.add(campaign)
         session.flush()
         started = time.perf_counter()
-        # every customer's tier: more than the audience needs, as a bound
-        tiers = {
-            customer: tier for customer, tier in session.execute(select(Customer.id, Customer.tier))
+        # the audience's tiers, read as the planner reads its recipients: by id, in chunks
+        ids = [recipient.customer_id for recipient in audience]
+        by_tier = {
+            customer: tier.value
+            for start in range(0, len(ids), 1_000)
+            for customer, tier in session.execute(
+                select(Customer.id, Customer.tier).where(
+                    Customer.id.in_(ids[start : start + 1_000])
+                )
+            )
         }
-        held = hold_out(
-            session,
-            campaign,
-            {r.customer_id: tiers[r.customer_id].value for r in audience},
-            run=1,
-            now=now,
-        )
+        held = hold_out(session, campaign, by_tier, run=1, now=now)
+        messaged = {customer: tier for customer, tier in by_tier.items() if customer not in held}
+        assign_variants(session, campaign, messaged, count=2, run=1, now=now)
         seconds = time.perf_counter() - started
         session.rollback()
     return seconds, len(held)

@@ -26,7 +26,7 @@ from itertools import combinations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store.bulk import bulk_insert
+from crm_store.bulk import bulk_insert, insert_columns
 from crm_store.models import (
     Campaign,
     CampaignHoldout,
@@ -90,20 +90,17 @@ def assign_variants(
     new = {customer: tier for customer, tier in messaged.items() if customer not in before}
     # A seed of its own, so the deal does not follow the holdout draw.
     dealt = split_at_random(new, groups=count, seed=(_seed(campaign) ^ run) + 1)
-    if dealt:
-        bulk_insert(
-            session,
-            CampaignVariant,
-            [
-                {
-                    "campaign_id": campaign.id,
-                    "customer_id": customer,
-                    "variant": variant,
-                    "assigned_at": now,
-                }
-                for customer, variant in sorted(dealt.items())
-            ],
-        )
+    ordered = sorted(dealt)
+    insert_columns(
+        session,
+        CampaignVariant,
+        {
+            "campaign_id": [campaign.id] * len(ordered),
+            "customer_id": ordered,
+            "variant": [dealt[customer] for customer in ordered],
+            "assigned_at": [now] * len(ordered),
+        },
+    )
     return {customer: before.get(customer, dealt.get(customer, 0)) for customer in messaged}
 
 
