@@ -175,6 +175,34 @@ UI: dict[str, dict[Language, str]] = {
     "group": {Language.ZH_TW: "組別", Language.EN: "Group"},
     "group_messaged": {Language.ZH_TW: "收到訊息", Language.EN: "Messaged"},
     "group_held_out": {Language.ZH_TW: "對照組", Language.EN: "Held out"},
+    "group_variant": {Language.ZH_TW: "版本 {label}", Language.EN: "Variant {label}"},
+    "template_variants": {
+        Language.ZH_TW: "A/B 測試：再寫 1–3 個版本（收件人隨機分到各版本，每種語言寫一樣多個）",
+        Language.EN: "A/B test: write 1–3 more versions (recipients are split between them "
+        "at random; write as many in each language)",
+    },
+    "variants_compared": {Language.ZH_TW: "A/B 版本比較", Language.EN: "Variants compared"},
+    "variant_against": {
+        Language.ZH_TW: "{first} 對 {second}",
+        Language.EN: "{first} against {second}",
+    },
+    "variant_finding_too_small": {
+        Language.ZH_TW: "人數太少，還不能比較 {first} 與 {second}。",
+        Language.EN: "Too few customers to compare {first} with {second}.",
+    },
+    "variant_finding_no_effect": {
+        Language.ZH_TW: "看不出 {first} 與 {second} 有差別：信賴區間包含 0。",
+        Language.EN: "No difference between {first} and {second} could be shown: the "
+        "interval includes zero.",
+    },
+    "variant_finding_more": {
+        Language.ZH_TW: "{first} 的下單比例確實高於 {second}。",
+        Language.EN: "{first} made more customers order than {second}.",
+    },
+    "variant_finding_less": {
+        Language.ZH_TW: "{second} 的下單比例確實高於 {first}。",
+        Language.EN: "{second} made more customers order than {first}.",
+    },
     "customers": {Language.ZH_TW: "人數", Language.EN: "Customers"},
     "ordered": {Language.ZH_TW: "下單人數", Language.EN: "Ordered"},
     "conversion": {Language.ZH_TW: "轉換率", Language.EN: "Conversion"},

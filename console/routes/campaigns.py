@@ -20,10 +20,13 @@ from console.pages import Render, Renderer
 from crm_store import campaigns, listings, reports, segments
 from crm_store.db import session_scope
 from crm_store.holdouts import (
+    HELD_OUT,
+    MESSAGED,
     ConversionDay,
     campaign_uplift,
     cumulative_conversions,
     outreach_uplift,
+    variant_comparison,
 )
 from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, StaffUser
 from crm_store.settings import Settings
@@ -90,18 +93,20 @@ async def campaign_create(
     clock: Clock,
     render: Render,
     segment: Annotated[str, Form()] = "{}",
-    template_zh: Annotated[str, Form()] = "",
-    template_en: Annotated[str, Form()] = "",
+    # Variant A first, then the A/B test's other versions; blank ones are left out.
+    template_zh: Annotated[list[str] | None, Form()] = None,
+    template_en: Annotated[list[str] | None, Form()] = None,
     send_at: Annotated[str, Form()] = "",
     recurrence: Annotated[str, Form()] = "",
     holdout_percent: Annotated[int, Form(ge=0, le=100)] = DEFAULT_HOLDOUT_PERCENT,
 ) -> Response:
+    written = {"zh-TW": template_zh or [], "en": template_en or []}
     form = {
         "holdout_percent": holdout_percent,
         "name": name,
         "segment": segment,
-        "template_zh": template_zh,
-        "template_en": template_en,
+        "template_zh": written["zh-TW"],
+        "template_en": written["en"],
         "send_at": send_at,
         "recurrence": recurrence,
     }
@@ -118,9 +123,9 @@ async def campaign_create(
         except ValueError as error:
             return str(error)
         templates = {
-            language: text
-            for language, text in (("zh-TW", template_zh), ("en", template_en))
-            if text.strip()
+            language: [text for text in texts if text.strip()]
+            for language, texts in written.items()
+            if any(text.strip() for text in texts)
         }
         with session_scope(factory) as session:
             try:
@@ -168,6 +173,7 @@ def campaign_context(
         )
         result = campaigns.report(session, campaign)
         uplift = campaign_uplift(session, campaign)
+        compared = variant_comparison(session, campaign)
         by_day = cumulative_conversions(session, campaign)
         names = listings.staff_names(session, [campaign.created_by or 0, campaign.approved_by or 0])
     measures = ("sent", "delivered", "failed", "skipped", "replied", "opted_out", "converted")
@@ -181,6 +187,7 @@ def campaign_context(
         "preview": shown,
         "report": result,
         "uplift": uplift,
+        "variants": compared,
         "conversions_by_day": by_day,
         "min_group": MIN_GROUP,
         "min_conversions": MIN_CONVERSIONS,
@@ -206,15 +213,23 @@ async def campaign_page(
     )
     t = render.translator(user)
     by_day: list[ConversionDay] = context["conversions_by_day"]
+    lines: dict[str, list[tuple[str, float]]] = {}
+    for row in by_day:
+        lines.setdefault(group_name(t, row.group), []).append(
+            (str(row.day), round(100 * row.share, 2))
+        )
     context["conversions_chart"] = charts.lines_chart(
-        {
-            t(label): [(str(row.day), round(100 * getattr(row, group), 2)) for row in by_day]
-            for label, group in (("group_messaged", "messaged"), ("group_held_out", "held_out"))
-        },
-        title=t("chart_conversions"),
-        no_data=t("no_data"),
+        lines, title=t("chart_conversions"), no_data=t("no_data")
     )
+    context["group_name"] = lambda group: group_name(t, group)
     return render("campaign.html", user, **context)
+
+
+def group_name(t: Callable[..., str], group: str) -> str:
+    """A campaign group as the page names it: messaged, held out, or variant A, B, …."""
+    if group in (MESSAGED, HELD_OUT):
+        return t(f"group_{group}")
+    return t("group_variant", label=group)
 
 
 @router.get("/campaigns/{campaign_id}/conversions.csv")

@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store import campaigns, segments
-from crm_store.holdouts import campaign_uplift, outreach_uplift
+from crm_store.holdouts import (
+    HELD_OUT,
+    VariantComparison,
+    campaign_uplift,
+    outreach_uplift,
+    variant_comparison,
+)
 from crm_store.models import (
     DEFAULT_CONVERSION_DAYS,
     DEFAULT_HOLDOUT_PERCENT,
@@ -64,7 +70,11 @@ def campaign_create(
     by: By,
     template: Annotated[
         list[str],
-        typer.Option(help="LANGUAGE=TEXT, once per language (zh-TW, en); Jinja2 fields."),
+        typer.Option(
+            help="LANGUAGE=TEXT (zh-TW, en); Jinja2 fields. Give a language several times"
+            " for an A/B test: its first text is variant A, the next B, up to D, and every"
+            " language lists as many."
+        ),
     ],
     segment: Annotated[
         str, typer.Option(help='Who gets it: JSON or a .json file, e.g. \'{"tiers": ["vip"]}\'.')
@@ -87,12 +97,12 @@ def campaign_create(
     ] = DEFAULT_CONVERSION_DAYS,
 ) -> None:
     """Create a draft campaign; someone else approves it before it can be scheduled."""
-    templates: dict[str, str] = {}
+    templates: dict[str, list[str]] = {}
     for item in template:
         language, separator, text = item.partition("=")
         if not separator:
             raise fail(f"--template {item!r}: write LANGUAGE=TEXT")
-        templates[language.strip()] = text
+        templates.setdefault(language.strip(), []).append(text)
     if send_at is not None and send_at.tzinfo is None:
         raise fail("--send-at needs a time zone offset, e.g. 2026-12-01T10:00+08:00")
     with store_session(get_settings()) as session:
@@ -137,7 +147,12 @@ def campaign_preview(campaign_id: int) -> None:
         )
     out.print(f"by language: {shown.by_language}   by channel: {shown.by_channel}")
     for sample in shown.samples:
-        out.print(f"— {sample.customer_name} ({sample.language}, {sample.channel}): {sample.text}")
+        variant = f"[{sample.variant}] " if sample.variant else ""
+        out.print(
+            f"— {variant}{sample.customer_name} ({sample.language}, {sample.channel}):"
+            f" {sample.text}",
+            markup=False,
+        )
 
 
 def _transition(campaign_id: int, by: str, step: Any, done: str) -> None:
@@ -201,12 +216,13 @@ def campaign_report(
 ) -> None:
     """Audience, sent, delivered, failed, replied, opted out, converted (won back); for a
     campaign, birthdays or win-back with a holdout, the uplift over those held out."""
-    uplift, window = None, DEFAULT_CONVERSION_DAYS
+    uplift, compared, window = None, None, DEFAULT_CONVERSION_DAYS
     with store_session(get_settings()) as session:
         if campaign_id.isdigit():
             campaign = campaign_by_id(session, int(campaign_id))
             result = campaigns.report(session, campaign)
             uplift = campaign_uplift(session, campaign)
+            compared = variant_comparison(session, campaign)
             window = campaign.conversion_days
         else:
             since, until = datetime.now(UTC) - timedelta(days=days), datetime.now(UTC)
@@ -227,6 +243,8 @@ def campaign_report(
     out.print(table)
     if uplift is not None:
         _print_uplift(uplift, window)
+    if compared is not None:
+        _print_variants(compared, window)
 
 
 def _print_uplift(uplift: Uplift, window: int) -> None:
@@ -269,3 +287,49 @@ def _print_uplift(uplift: Uplift, window: int) -> None:
             " that would not have come without the campaign"
         )
     out.print(uplift.verdict)
+
+
+# What a comparison of two variants shows, by the finding (`Uplift.finding`).
+PAIR_FINDINGS = {
+    "too_small": "too few customers to compare {first} with {second}",
+    "no_effect": "no difference between {first} and {second} could be shown",
+    "more": "{first} made more customers order than {second}",
+    "less": "{second} made more customers order than {first}",
+}
+
+
+def _group_name(group: str) -> str:
+    return "held out" if group == HELD_OUT else f"variant {group}"
+
+
+def _print_variants(compared: VariantComparison, window: int) -> None:
+    groups = Table(
+        "group",
+        "customers",
+        f"ordered within {window} days",
+        "conversion",
+        "revenue per customer",
+        title="Template variants",
+    )
+    for name, group in compared.groups.items():
+        groups.add_row(
+            _group_name(name),
+            f"{group.customers:,}",
+            f"{group.converted:,}",
+            f"{group.conversion:.1%}",
+            f"NT${group.revenue_per_customer:,.0f}",
+        )
+    out.print(groups)
+    pairs = [((name, HELD_OUT), uplift) for name, uplift in compared.against_holdout.items()]
+    for (first, second), uplift in [*pairs, *compared.pairwise.items()]:
+        names = {"first": _group_name(first), "second": _group_name(second)}
+        line = f"{names['first']} against {names['second']}: "
+        if uplift.conclusive:
+            assert uplift.conversion_difference is not None
+            assert uplift.conversion_interval is not None
+            interval = uplift.conversion_interval
+            line += (
+                f"conversion {uplift.conversion_difference:+.1%} points"
+                f" (95 % interval {interval.low:+.1%} to {interval.high:+.1%}); "
+            )
+        out.print(line + PAIR_FINDINGS[uplift.finding].format(**names), markup=False)

@@ -12,6 +12,7 @@ from crm_store.models import (
     Campaign,
     CampaignHoldout,
     CampaignStatus,
+    CampaignVariant,
     ChannelIdentity,
     Language,
     Order,
@@ -103,8 +104,9 @@ def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Con
     assert "收到訊息" in uplift and "對照組" in uplift
     assert "累計下單比例" in uplift and uplift.count("<polyline") == 2
     rows = csv_text.lstrip("\ufeff").splitlines()
-    assert rows[0] == "day,messaged,held_out" and len(rows) == 15  # 14 days
-    assert rows[1] == "1,0.0,0.05" and rows[-1] == "14,0.0,0.05"
+    assert rows[0] == "group,day,customers,ordered,share" and len(rows) == 1 + 2 * 14
+    assert rows[1] == "messaged,1,240,0,0.0" and rows[14] == "messaged,14,240,0,0.0"
+    assert rows[15] == "held_out,1,60,3,0.05" and rows[-1] == "held_out,14,60,3,0.05"
     assert "5.0%" in uplift  # 3 of the 60 held out ordered; none of the 240 messaged
     assert "人數太少，還不能下結論" in uplift  # 3 orders in all: too few to say anything
 
@@ -122,3 +124,58 @@ def test_the_campaigns_page_measures_win_back_against_its_holdout(console: Conso
     assert "喚回訊息：近 30 天與對照組相比" in card
     assert f"<td>對照組</td><td>{len(held)}</td><td>0</td>" in card
     assert 'id="uplift-birthday"' not in page  # birthdays hold no one out by default
+
+
+def test_a_marketer_tests_two_versions_and_the_page_compares_them(console: Console) -> None:
+    with console.running.store() as session, session.begin():
+        ids = bulk_customers(session, 300, now=datetime.now(UTC) - timedelta(days=200))
+        bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=datetime.now(UTC)))
+    with console.signed_in("marketer@shop.test") as marketer:
+        token = csrf_of(marketer.get("/console/campaigns").text)
+        # Form fields repeat: the first of each language is version A, then B, C, D.
+        form = {
+            "csrf_token": token,
+            "name": "雙版本",
+            # A blank version is left out.
+            "template_zh": [
+                "{{ first_name }}，冬季新品上市",
+                "{{ first_name }}，今天下單免運！",
+                "",
+            ],
+            "template_en": ["Hi {{ first_name }}, winter is here"],
+        }
+        uneven = marketer.post("/console/campaigns", data=form)
+        assert uneven.status_code == 400 and "same number of variants" in uneven.text
+        assert "今天下單免運" in uneven.text  # what they wrote is still there
+        form["template_en"] = [*form["template_en"], "Free shipping today, {{ first_name }}!"]
+        created = marketer.post("/console/campaigns", data=form)
+        assert created.status_code == 303
+        page_url = created.headers["location"]
+        preview = marketer.get(page_url).text
+        assert "版本 A" in preview and "版本 B" in preview and "今天下單免運！" in preview
+    with console.running.store() as session, session.begin():
+        campaign = session.scalars(select(Campaign).where(Campaign.name == "雙版本")).one()
+        assert campaign.templates["zh-TW"][1] == "{{ first_name }}，今天下單免運！"
+        campaign.status, campaign.send_at = CampaignStatus.SCHEDULED, datetime.now(UTC)
+        outreach.campaign.start_due(session, now=datetime.now(UTC), shop="小店")
+        dealt = dict(
+            session.execute(select(CampaignVariant.customer_id, CampaignVariant.variant)).all()
+        )
+        assert len(dealt) == 270 and sorted(set(dealt.values())) == [0, 1]
+        for number, customer in enumerate([c for c, v in dealt.items() if v == 1][:4], 1):
+            session.add(
+                Order(
+                    number=order_number(number),
+                    customer_id=customer,
+                    status=OrderStatus.PAID,
+                    total=Decimal(500),
+                    placed_at=datetime.now(UTC) + timedelta(hours=2),
+                )
+            )
+    with console.signed_in("marketer@shop.test") as marketer:
+        compared = marketer.get(page_url).text.split('id="variants-compared"')[1]
+        csv_rows = marketer.get(f"{page_url}/conversions.csv").text.splitlines()
+    assert "版本 A 對 對照組" in compared and "版本 A 對 版本 B" in compared
+    assert "人數太少，還不能比較 版本 A 與 版本 B" in compared  # 4 orders: too few
+    assert "3.0%" in compared  # 4 of the 135 who got B ordered
+    assert {row.split(",")[0] for row in csv_rows[1:]} == {"messaged", "held_out", "A", "B"}

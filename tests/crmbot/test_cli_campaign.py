@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm_store.bulk import bulk_insert
 from crm_store.models import (
     CampaignHoldout,
+    CampaignVariant,
     ChannelIdentity,
     Order,
     OrderStatus,
@@ -94,6 +95,67 @@ def test_a_campaign_holds_out_a_share_and_reports_its_uplift(
     assert "conversion: +15.0% points" in lines
     assert "about +72 customers ordering" in lines  # 15 points of the 480 messaged
     assert "The message made more customers order than would have anyway." in lines
+
+
+def test_a_campaign_with_two_versions_shows_both_and_compares_them(
+    database_url: str, session: Session
+) -> None:
+    now = datetime.now(UTC)
+    ids = bulk_customers(session, 500, now=now - timedelta(days=300))
+    bulk_insert(session, ChannelIdentity, consenting_sms_rows(ids, now=now))
+    make_staff(session, "mia@shop.test", StaffRole.MARKETER)
+    make_staff(session, "leo@shop.test", StaffRole.MARKETER)
+    session.commit()
+
+    uneven = crmbot(
+        database_url, "campaign", "create", "AB", "--by", "mia@shop.test",
+        "--template", "zh-TW=滿千折百", "--template", "zh-TW=全館免運",
+        "--template", "en=NT$100 off",
+    )  # fmt: skip
+    assert uneven.returncode == 1 and "same number of variants" in uneven.stderr
+    created = crmbot(
+        database_url, "campaign", "create", "AB", "--by", "mia@shop.test",
+        "--template", "zh-TW={{ name }}，滿千折百", "--template", "zh-TW={{ name }}，全館免運",
+        "--holdout", "20",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    campaign_id = int(re.search(r"#(\d+)", created.stdout).group(1))  # type: ignore[union-attr]
+    preview = crmbot(database_url, "campaign", "preview", str(campaign_id)).stdout
+    assert "[A] 顧客" in preview and "[B] 顧客" in preview and "全館免運" in preview
+    for step, who in (("approve", "leo@shop.test"), ("schedule", "mia@shop.test")):
+        assert crmbot(database_url, "campaign", step, str(campaign_id), "--by", who).returncode == 0
+    outreach.campaign.start_due(session, now=now + timedelta(minutes=5), shop="小店")
+    session.commit()
+    dealt = dict(
+        session.execute(
+            select(CampaignVariant.customer_id, CampaignVariant.variant).where(
+                CampaignVariant.campaign_id == campaign_id
+            )
+        ).all()
+    )
+    # B (free shipping) moves a quarter to order, A a tenth.
+    buyers = [c for c, v in dealt.items() if v == 0][:20] + [c for c, v in dealt.items() if v][:50]
+    for number, customer in enumerate(buyers, start=1):
+        session.add(
+            Order(
+                number=order_number(number),
+                customer_id=customer,
+                status=OrderStatus.PAID,
+                total=Decimal(900),
+                placed_at=now + timedelta(days=1),
+            )
+        )
+    session.commit()
+
+    report = crmbot(database_url, "campaign", "report", str(campaign_id))
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout
+    assert "Template variants" in lines
+    assert re.search(r"variant A\s*│\s*200\s*│\s*20\s*│\s*10\.0%", lines), lines
+    assert re.search(r"variant B\s*│\s*200\s*│\s*50\s*│\s*25\.0%", lines), lines
+    assert "variant A against held out:" in lines
+    assert "variant A against variant B: conversion -15.0% points" in lines
+    assert "variant B made more customers order than variant A" in lines
 
 
 def test_the_win_back_report_measures_the_customers_it_held_out(
