@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import sms, telegram, webchat
+from channels import line, sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
 from channels.metrics import Metrics
@@ -42,7 +42,7 @@ from crm_store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-InboundEvent = Inbound | telegram.PhoneShared | telegram.ChatBlocked
+InboundEvent = Inbound | telegram.PhoneShared | telegram.ChatBlocked | line.LineEvent
 # What the gateway sends itself; the scheduler sends the rest at its share of the limits.
 REPLIES = frozenset({MessagePurpose.REPLY, MessagePurpose.COMPLIANCE})
 
@@ -123,7 +123,14 @@ class Gateway:
             if isinstance(event, telegram.ChatBlocked):
                 telegram.mark_blocked(session, event, now=now)
                 return None
-            inbound = event.inbound if isinstance(event, telegram.PhoneShared) else event
+            if isinstance(event, line.LineFollow):
+                line.mark_follow(session, event, settings=self.settings, now=now)
+                return None
+            inbound = (
+                event.inbound
+                if isinstance(event, telegram.PhoneShared | line.LineMessage)
+                else event
+            )
             stored = store_inbound(session, inbound, settings=self.settings, now=now)
             if stored is None:
                 self.metrics.inbound.labels(inbound.channel, "duplicate").inc()
@@ -145,6 +152,8 @@ class Gateway:
                     )
                 stored.message.handled_at = now
                 answered = True
+            elif isinstance(event, line.LineMessage):
+                answered = line.after_stored(session, event, stored, now=now)
             elif inbound.channel is Channel.SMS:
                 answered = sms.handle_keyword(session, stored, settings=self.settings, now=now)
             return stored.message.id, stored.conversation.id, answered
@@ -189,12 +198,13 @@ def create_app(
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
         engine = make_engine(settings.database_url)
         rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
-        senders = build_senders(settings, rate_share=settings.gateway_rate_share)
+        factory = make_session_factory(engine)
+        senders = build_senders(settings, rate_share=settings.gateway_rate_share, factory=factory)
         for sender in senders.values():
             await sender.start()
         gateway = Gateway(
             settings,
-            factory=make_session_factory(engine),
+            factory=factory,
             rasa=rasa,
             senders=senders,
             metrics=Metrics(),
@@ -255,6 +265,20 @@ def create_app(
         except (ValueError, RecursionError, MalformedPayload) as error:  # too deep: recursion
             return refuse("telegram", 400, f"malformed update: {error}")
         if event is not None:
+            await gateway_of(request).accept(event)
+        return Response(status_code=200)
+
+    @app.post("/line/webhook")
+    async def line_webhook(request: Request) -> Response:
+        body = await request.body()
+        signature = request.headers.get("X-Line-Signature")
+        if not line.signature_valid(settings, body=body, signature=signature):
+            return refuse("line", 403, "invalid or missing LINE signature")
+        try:
+            events = line.parse_webhook(body, default_region=settings.default_region)
+        except MalformedPayload as error:
+            return refuse("line", 400, f"malformed webhook: {error}")
+        for event in events:
             await gateway_of(request).accept(event)
         return Response(status_code=200)
 

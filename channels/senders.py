@@ -17,13 +17,15 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
 
 import requests
+from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -314,15 +316,31 @@ class WebChatSender:
         return None
 
 
-def build_senders(settings: Settings, *, rate_share: float = 1.0) -> dict[Channel, Sender]:
+def build_senders(
+    settings: Settings,
+    *,
+    rate_share: float = 1.0,
+    factory: sessionmaker[Session] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[Channel, Sender]:
     """A sender per channel from the settings: the real one where credentials are set.
 
     `rate_share` is the part of each provider's limit this process may use when it keeps
     its own limits; with `REDIS_URL` every process draws on the whole of one shared limit.
+    LINE's sender keeps reply tokens and counts pushes in the store: it needs `factory`.
     """
     if settings.redis_url is not None:
         rate_share = 1.0
     senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebChatSender()}
+    if settings.line_channel_access_token is None:
+        senders[Channel.LINE] = LogSender(Channel.LINE)
+    elif factory is None:
+        raise ValueError("LINE's sender keeps its reply tokens in the store: give a factory")
+    else:
+        # Imported here: the LINE sender is built on this module's types.
+        from channels.line_sender import LineSender
+
+        senders[Channel.LINE] = LineSender(settings, factory=factory, clock=clock)
     if settings.telegram_bot_token is not None:
         senders[Channel.TELEGRAM] = TelegramSender(
             token=settings.telegram_bot_token.get_secret_value(),

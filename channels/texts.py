@@ -66,6 +66,13 @@ TELEGRAM_PHONE_LINKED = {
     "so order questions will be quicker now 😊",
 }
 
+# A LINE user gave a phone number and an order number that are one known customer's.
+LINE_CUSTOMER_LINKED = {
+    Language.ZH_TW: "謝謝！已用您的電話和訂單號碼找到會員資料，之後查詢訂單會更快 😊",
+    Language.EN: "Thanks! I've found your customer record by your phone and order numbers, "
+    "so order questions will be quicker now 😊",
+}
+
 
 def say(texts: dict[Language, str], language: Language, **values: str) -> str:
     return texts[language].format(**values)

@@ -115,6 +115,7 @@ class Channel(enum.StrEnum):
     TELEGRAM = "telegram"
     SMS = "sms"
     WEBCHAT = "webchat"
+    LINE = "line"
 
 
 class OrderStatus(enum.StrEnum):
@@ -354,6 +355,30 @@ class ChannelIdentity(Base):
     @property
     def may_receive_service(self) -> bool:
         return self.reachable and not self.opted_out
+
+
+class LineReplyToken(Base):
+    """A LINE user's newest reply token, until a reply uses it (replies cost no quota).
+
+    In the store rather than a gateway's memory: the reply may go out from another
+    gateway or the scheduler, and whoever sends takes the token by deleting its row, so
+    it is used once whatever the number of processes.
+    """
+
+    __tablename__ = "line_reply_tokens"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+
+
+class LinePushCount(Base):
+    """The pushes sent over LINE in a month, which the plan's quota counts."""
+
+    __tablename__ = "line_push_counts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-12"
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- catalogue and orders -----------------------------------------------------------

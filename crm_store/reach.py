@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from crm_store.models import Channel, ChannelIdentity
 
 # Web chat visitors are anonymous page sessions that only see replies while the page is
-# open, so outreach goes out on Telegram and SMS only; Telegram first, as it costs nothing.
-OUTREACH_CHANNELS: tuple[Channel, ...] = (Channel.TELEGRAM, Channel.SMS)
+# open, so outreach goes out on Telegram, LINE and SMS only; Telegram first, as it costs
+# nothing, then LINE (a push from the plan's monthly messages), then SMS (paid each).
+OUTREACH_CHANNELS: tuple[Channel, ...] = (Channel.TELEGRAM, Channel.LINE, Channel.SMS)
 
 
 @dataclass(frozen=True, slots=True)

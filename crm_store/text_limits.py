@@ -1,10 +1,10 @@
 """How much text a channel takes in one message, and long text cut to fit.
 
 `split_for_channel` is what the outbox uses: a Telegram message holds 4,096
-characters, an SMS 1,600 (`split_sms`), and the web chat takes any length. Text is
-cut at the most natural place that fits (`split_text`): between paragraphs, then after
-a sentence (English or Chinese punctuation), then between words, and only as a last
-resort in the middle of a word.
+characters, a LINE text 5,000, an SMS 1,600 (`split_sms`), and the web chat takes any
+length. Text is cut at the most natural place that fits (`split_text`): between
+paragraphs, then after a sentence (English or Chinese punctuation), then between
+words, and only as a last resort in the middle of a word.
 
 What an SMS costs: a message in the GSM 03.38 alphabet costs 160 septets in one
 segment, 153 per segment when concatenated; characters of the extension table cost
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from crm_store.models import Channel
 
 TELEGRAM_MAX_CHARS = 4096
+LINE_MAX_CHARS = 5000  # a LINE text message
 MAX_MESSAGE_CHARS = 1600  # an SMS, as Twilio takes it
 
 
@@ -32,6 +33,8 @@ def split_for_channel(channel: Channel, text: str) -> list[str]:
         return split_text(text, TELEGRAM_MAX_CHARS)
     if channel is Channel.SMS:
         return split_sms(text)
+    if channel is Channel.LINE:
+        return split_text(text, LINE_MAX_CHARS)
     return [text.strip()]
 
 

@@ -120,7 +120,7 @@ async def serve(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     _process = _Process(factory, settings, LeaderLock(engine, settings.database_url))
-    senders = build_senders(settings, rate_share=settings.campaign_rate_share)
+    senders = build_senders(settings, rate_share=settings.campaign_rate_share, factory=factory)
     for sender in senders.values():
         await sender.start()
     dispatcher = Dispatcher(
