@@ -295,6 +295,8 @@ class Dispatcher:
             text=row.body,
             buttons=buttons,
             urgent=row.purpose in URGENT,
+            outbox_id=row.outbox_id,
+            purpose=row.purpose,
         )
         sender = self._senders[channel]
         try:
@@ -355,6 +357,7 @@ class Dispatcher:
                 now=now,
                 policy=self._policy,
                 campaign=row.campaign_id is not None,
+                text=row.body,
             )
 
     def _retry(self, outbox_id: int, error: str, delay: float) -> bool:

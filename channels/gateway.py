@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import line, sms, telegram, webchat
+from channels import line, mitake, sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
 from channels.metrics import Metrics
@@ -319,6 +319,24 @@ def create_app(
         except MalformedPayload as error:
             return refuse("sms_status", 400, f"malformed status callback: {error}")
         return Response(status_code=204)
+
+    @app.api_route(mitake.CALLBACK_PATH + "{token}", methods=["GET", "POST"])
+    async def mitake_status(token: str, request: Request) -> Response:
+        if not mitake.token_valid(settings, token):
+            return refuse("sms_status", 403, "wrong delivery report address")
+        # Mitake calls with the report in the query; take a form post as well.
+        params = dict(request.query_params) | await _form(request)
+        gateway = gateway_of(request)
+
+        def record() -> str:
+            with session_scope(gateway.factory) as session:
+                return mitake.record_report(session, params, now=gateway.clock())
+
+        try:
+            msgid = await asyncio.to_thread(record)
+        except MalformedPayload as error:
+            return refuse("sms_status", 400, f"malformed delivery report: {error}")
+        return Response(mitake.acknowledgement(msgid), media_type="text/plain")
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

@@ -40,7 +40,8 @@ from channels.rate_limits import (
     RateLimiterUnavailable,
     SharedLimits,
 )
-from crm_store.models import Channel
+from channels.sms_regions import regional_sms
+from crm_store.models import Channel, MessagePurpose
 from crm_store.settings import Settings
 from crm_store.text_limits import count_segments
 
@@ -58,6 +59,9 @@ class Outgoing:
     buttons: list[str] = field(default_factory=list)
     # A customer is waiting for it (a reply): it goes before outreach.
     urgent: bool = False
+    # The outbox row it is (a provider that takes our own id sends it once) and why.
+    outbox_id: int | None = None
+    purpose: MessagePurpose | None = None
 
 
 class SendFailure(Exception):
@@ -366,6 +370,7 @@ def build_senders(
         )
     else:
         senders[Channel.SMS] = LogSender(Channel.SMS)
+    senders[Channel.SMS] = regional_sms(settings, senders[Channel.SMS])
     return senders
 
 

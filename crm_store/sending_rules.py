@@ -15,11 +15,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
+    Channel,
     ChannelIdentity,
     Customer,
     MessagePurpose,
     OutboxMessage,
     OutboxStatus,
+)
+from crm_store.tw_sms_rules import (
+    TaiwanSms,
+    is_taiwanese,
+    link_refusal,
+    promotional_quiet_until,
 )
 
 # Messages a customer did not ask for: they wait for the customer's daytime.
@@ -33,6 +40,8 @@ class SendingPolicy:
     # At most this many marketing messages per customer in `frequency_window`.
     marketing_per_window: int = 2
     frequency_window: timedelta = timedelta(days=7)
+    # Taiwan's rules for SMS to Taiwanese numbers (`crm_store.tw_sms_rules`); None: none.
+    taiwan: TaiwanSms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +122,17 @@ def verdict(
     now: datetime,
     policy: SendingPolicy,
     campaign: bool = False,
+    text: str = "",
 ) -> Verdict:
     """Whether to send now. The frequency cap counts marketers' campaigns (`campaign`):
-    a birthday greeting is not held back because of last week's promotions."""
+    a birthday greeting is not held back because of last week's promotions. `text` is
+    what would be sent (Taiwan's rules look for links in promotional SMS)."""
     refusal = consent_refusal(identity, purpose)
     if refusal is not None:
         return Verdict.skip(refusal)
+    taiwanese = _taiwanese_verdict(identity, purpose, text=text, now=now, policy=policy)
+    if taiwanese is not None:
+        return taiwanese
     if purpose in UNSOLICITED:
         until = quiet_until(customer.timezone, now, policy)
         if until is not None:
@@ -130,3 +144,28 @@ def verdict(
                 f"frequency cap: {sent} marketing messages in {policy.frequency_window.days} days"
             )
     return Verdict.go()
+
+
+def _taiwanese_verdict(
+    identity: ChannelIdentity,
+    purpose: MessagePurpose,
+    *,
+    text: str,
+    now: datetime,
+    policy: SendingPolicy,
+) -> Verdict | None:
+    """Taiwan's rules for a promotional SMS to a Taiwanese number: refused with an
+    unregistered link, held in Taiwan's quiet hours; None when they let it go."""
+    rules = policy.taiwan
+    if (
+        rules is None
+        or purpose is not MessagePurpose.MARKETING
+        or identity.channel is not Channel.SMS
+        or not is_taiwanese(identity.address)
+    ):
+        return None
+    refusal = link_refusal(text, allowed=rules.allowed_links)
+    if refusal is not None:
+        return Verdict.skip(refusal)
+    until = promotional_quiet_until(now)
+    return None if until is None else Verdict.hold(until, "Taiwan's quiet hours for promotions")

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_store.business_hours import BusinessHours, InvalidBusinessHours
 from crm_store.sending_rules import SendingPolicy
+from crm_store.tw_sms_rules import TaiwanSms
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -65,6 +66,19 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     # Segments per second per sending number (a US long code allows 1, a short code 100).
     twilio_segments_per_second: float = Field(default=10, gt=0)
+
+    # Taiwanese numbers (+886) go through Mitake (三竹) when its account is set.
+    mitake_username: str | None = None
+    mitake_password: SecretStr | None = None
+    mitake_api_url: str = "https://smsapi.mitake.com.tw/api/mtk/SmSend?CharsetURL=UTF-8"
+    # The secret in the delivery-report address given to Mitake, which does not sign.
+    mitake_callback_token: SecretStr | None = None
+    # Whether Taiwanese customers' SMS replies reach us (Mitake's accounts: one-way).
+    tw_sms_two_way: bool = False
+    # Links and phone numbers registered for promotional SMS, comma-separated.
+    sms_allowed_links: str = ""
+    # The shop's LINE ID (e.g. @myshop): where one-way SMS tell customers to answer.
+    shop_line_id: str | None = None
 
     # The gateway waits this long after a customer's message for more before answering,
     # so several quick messages get one reply (step 1: listen without interrupting).
@@ -136,6 +150,20 @@ class Settings(BaseSettings):
             quiet_end=end,
             marketing_per_window=self.marketing_per_week,
             frequency_window=timedelta(days=7),
+            # Taiwan's rules come with a Taiwanese provider; without one, +886 numbers
+            # go through Twilio as they always have.
+            taiwan=self.taiwan_sms if self.mitake_username else None,
+        )
+
+    @property
+    def taiwan_sms(self) -> TaiwanSms:
+        return TaiwanSms(
+            shop_name=self.shop_name,
+            allowed_links=tuple(
+                link.strip() for link in self.sms_allowed_links.split(",") if link.strip()
+            ),
+            line_id=self.shop_line_id,
+            two_way=self.tw_sms_two_way,
         )
 
     @field_validator("quiet_hours")

@@ -1,4 +1,4 @@
-"""Fake Telegram Bot API and Twilio REST servers on loopback, and the payloads both services send.
+"""Fake Telegram Bot API, Twilio REST and Mitake SMS servers on loopback, and payloads they send.
 
 The fakes let integration tests and the benchmark drive the real client libraries
 (python-telegram-bot, twilio) without leaving the machine:
@@ -13,6 +13,7 @@ Each fake is a stdlib `ThreadingHTTPServer` in a daemon thread; all recorded sta
 by one condition variable, so tests may read it from any thread while the gateway sends.
 """
 
+from tests.fakes.mitake import FakeMitake, MitakeSent
 from tests.fakes.payloads import (
     telegram_blocked_update,
     telegram_contact_update,
@@ -36,8 +37,10 @@ __all__ = [
     "TELEGRAM_BOT_TOKEN",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
+    "FakeMitake",
     "FakeTelegram",
     "FakeTwilio",
+    "MitakeSent",
     "TelegramCall",
     "TelegramSent",
     "TwilioCall",
