@@ -28,8 +28,9 @@ from crm_store.holdouts import (
     outreach_uplift,
     variant_comparison,
 )
-from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, StaffUser
+from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, Channel, StaffUser
 from crm_store.settings import Settings
+from crm_store.tw_sms_rules import template_refusals
 from crm_store.uplift import MIN_CONVERSIONS, MIN_GROUP
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -192,6 +193,11 @@ def campaign_context(
         "min_group": MIN_GROUP,
         "min_conversions": MIN_CONVERSIONS,
         "held_out_estimate": round(shown.size * campaign.holdout_percent / 100),
+        "sms_refusals": template_refusals(
+            campaign.templates,
+            rules=settings.sending_policy.taiwan,
+            sms_recipients=shown.by_channel.get(Channel.SMS.value, 0),
+        ),
         "chart": chart,
         "author": names.get(campaign.created_by or 0),
         "approver": names.get(campaign.approved_by or 0),

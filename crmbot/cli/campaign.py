@@ -24,9 +24,11 @@ from crm_store.models import (
     DEFAULT_CONVERSION_DAYS,
     DEFAULT_HOLDOUT_PERCENT,
     Campaign,
+    Channel,
     StaffUser,
 )
 from crm_store.settings import get_settings
+from crm_store.tw_sms_rules import template_refusals
 from crm_store.uplift import Uplift
 from crmbot.cli.common import fail, out, store_session
 
@@ -146,6 +148,12 @@ def campaign_preview(campaign_id: int) -> None:
             f" nothing, to measure orders within {campaign.conversion_days} days against"
         )
     out.print(f"by language: {shown.by_language}   by channel: {shown.by_channel}")
+    for refusal in template_refusals(
+        campaign.templates,
+        rules=settings.sending_policy.taiwan,
+        sms_recipients=shown.by_channel.get(Channel.SMS.value, 0),
+    ):
+        out.print(f"SMS to Taiwanese numbers will be refused: {refusal}", markup=False)
     for sample in shown.samples:
         variant = f"[{sample.variant}] " if sample.variant else ""
         out.print(
