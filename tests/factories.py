@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -97,6 +98,29 @@ def make_order(
         placed_at=placed_at,
         lines=[(product or make_product(session), quantity)],
         status=status,
+    )
+    session.flush()
+
+
+def paid_orders(
+    session: Session,
+    customer_ids: Sequence[int],
+    *,
+    total: int,
+    placed_at: datetime,
+    first_number: int = 1,
+) -> None:
+    """A paid order of NT$`total` for each of `customer_ids`, all placed at `placed_at`,
+    numbered from `first_number` on (as many customers at once as a campaign measures)."""
+    session.add_all(
+        Order(
+            number=order_number(number),
+            customer_id=customer,
+            status=OrderStatus.PAID,
+            total=Decimal(total),
+            placed_at=placed_at,
+        )
+        for number, customer in enumerate(customer_ids, start=first_number)
     )
     session.flush()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -15,11 +14,8 @@ from crm_store.models import (
     CampaignVariant,
     ChannelIdentity,
     Language,
-    Order,
-    OrderStatus,
     OutreachHoldout,
 )
-from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
 from tests.console.conftest import Console, csrf_of
@@ -28,6 +24,7 @@ from tests.factories import (
     consenting_sms_rows,
     lapsed_customers,
     make_customer,
+    paid_orders,
 )
 
 
@@ -88,16 +85,7 @@ def test_the_campaign_page_shows_the_holdout_and_the_uplift_over_it(console: Con
         campaign.status, campaign.send_at = CampaignStatus.SCHEDULED, datetime.now(UTC)
         outreach.campaign.start_due(session, now=datetime.now(UTC), shop="小店")
         held = session.scalars(select(CampaignHoldout.customer_id)).all()
-        for number, customer in enumerate(held[:3], start=1):
-            session.add(
-                Order(
-                    number=order_number(number),
-                    customer_id=customer,
-                    status=OrderStatus.PAID,
-                    total=Decimal(800),
-                    placed_at=datetime.now(UTC) + timedelta(hours=1),
-                )
-            )
+        paid_orders(session, held[:3], total=800, placed_at=datetime.now(UTC) + timedelta(hours=1))
     with console.signed_in("marketer@shop.test") as marketer:
         uplift = marketer.get(page_url).text.split('id="uplift"')[1]
         csv_text = marketer.get(f"{page_url}/conversions.csv").text
@@ -162,16 +150,12 @@ def test_a_marketer_tests_two_versions_and_the_page_compares_them(console: Conso
             session.execute(select(CampaignVariant.customer_id, CampaignVariant.variant)).all()
         )
         assert len(dealt) == 270 and sorted(set(dealt.values())) == [0, 1]
-        for number, customer in enumerate([c for c, v in dealt.items() if v == 1][:4], 1):
-            session.add(
-                Order(
-                    number=order_number(number),
-                    customer_id=customer,
-                    status=OrderStatus.PAID,
-                    total=Decimal(500),
-                    placed_at=datetime.now(UTC) + timedelta(hours=2),
-                )
-            )
+        paid_orders(
+            session,
+            [c for c, v in dealt.items() if v == 1][:4],
+            total=500,
+            placed_at=datetime.now(UTC) + timedelta(hours=2),
+        )
     with console.signed_in("marketer@shop.test") as marketer:
         compared = marketer.get(page_url).text.split('id="variants-compared"')[1]
         csv_rows = marketer.get(f"{page_url}/conversions.csv").text.splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -13,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from crm_store import campaigns, segments
 from crm_store.holdouts import cumulative_conversions, variant_comparison
-from crm_store.models import CampaignVariant, Customer, Order, OrderStatus, OutboxMessage, Tier
-from crm_store.orders import order_number
+from crm_store.models import CampaignVariant, Customer, OutboxMessage, Tier
 from crm_store.uplift import split_at_random
 from crm_store.variants import stored, variants
 from scheduler import outreach
 from tests.crm_store.holdout_helpers import NOW, campaign_to_all, held_out, marketers, shop
+from tests.factories import paid_orders
 
 TWO_WAYS = {
     "zh-TW": ["{{ name }}，週年慶全館 85 折！", "{{ name }}，只到週日：滿千折百"],
@@ -158,16 +157,7 @@ def test_the_report_compares_each_variant_with_the_holdout_and_the_other(
     assert (len(a), len(b), len(held)) == (800, 800, 400)
     # A moves 20 % to order, B 8 %, and 5 % of the held out order anyway.
     buyers = a[:160] + b[:64] + held[:20]
-    for number, customer in enumerate(buyers, 1):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.PAID,
-                total=Decimal(600),
-                placed_at=NOW + timedelta(days=2),
-            )
-        )
+    paid_orders(session, buyers, total=600, placed_at=NOW + timedelta(days=2))
     session.flush()
 
     compared = variant_comparison(session, campaign)

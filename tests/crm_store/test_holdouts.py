@@ -41,6 +41,7 @@ from tests.crm_store.holdout_helpers import (
 from tests.factories import (
     lapsed_customers,
     make_staff,
+    paid_orders,
 )
 
 
@@ -194,16 +195,7 @@ def test_win_back_holds_out_its_share_asks_them_no_sooner_and_reports_the_uplift
     assert outreach.winback.plan(session, now=NOW + timedelta(days=1), settings=settings) == 0
 
     buyers = sorted(sent)[: len(sent) // 5] + sorted(held)[:1]
-    for number, customer in enumerate(buyers, start=1_000):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.PAID,
-                total=Decimal(1500),
-                placed_at=NOW + timedelta(days=3),
-            )
-        )
+    paid_orders(session, buyers, total=1500, placed_at=NOW + timedelta(days=3), first_number=1_000)
     session.flush()
     uplift = outreach_uplift(
         session, "winback", since=NOW - timedelta(days=1), until=NOW + timedelta(days=1)

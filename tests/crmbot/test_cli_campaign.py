@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,17 +14,20 @@ from crm_store.models import (
     CampaignHoldout,
     CampaignVariant,
     ChannelIdentity,
-    Order,
-    OrderStatus,
     OutboxMessage,
     OutreachHoldout,
     StaffRole,
 )
-from crm_store.orders import order_number
 from crm_store.settings import Settings
 from scheduler import outreach
 from tests.crmbot.test_cli import crmbot
-from tests.factories import bulk_customers, consenting_sms_rows, lapsed_customers, make_staff
+from tests.factories import (
+    bulk_customers,
+    consenting_sms_rows,
+    lapsed_customers,
+    make_staff,
+    paid_orders,
+)
 
 
 def test_a_campaign_holds_out_a_share_and_reports_its_uplift(
@@ -74,16 +76,7 @@ def test_a_campaign_holds_out_a_share_and_reports_its_uplift(
     assert (len(messaged), len(held)) == (480, 120)
     # A fifth of the messaged order within the window, a twentieth of the held out.
     buyers = messaged[:96] + held[:6]
-    for number, customer in enumerate(buyers, start=1):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.PAID,
-                total=Decimal(1200),
-                placed_at=now + timedelta(days=2),
-            )
-        )
+    paid_orders(session, buyers, total=1200, placed_at=now + timedelta(days=2))
     session.commit()
 
     report = crmbot(database_url, "campaign", "report", str(campaign_id))
@@ -135,16 +128,7 @@ def test_a_campaign_with_two_versions_shows_both_and_compares_them(
     )
     # B (free shipping) moves a quarter to order, A a tenth.
     buyers = [c for c, v in dealt.items() if v == 0][:20] + [c for c, v in dealt.items() if v][:50]
-    for number, customer in enumerate(buyers, start=1):
-        session.add(
-            Order(
-                number=order_number(number),
-                customer_id=customer,
-                status=OrderStatus.PAID,
-                total=Decimal(900),
-                placed_at=now + timedelta(days=1),
-            )
-        )
+    paid_orders(session, buyers, total=900, placed_at=now + timedelta(days=1))
     session.commit()
 
     report = crmbot(database_url, "campaign", "report", str(campaign_id))
