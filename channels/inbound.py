@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from channels.rasa_client import detect_language
-from crm_store.conversations import customer_of, identity_for, open_conversation
+from crm_store.conversations import (
+    add_message,
+    known_identity,
+    new_conversation,
+    new_identity,
+    open_conversation,
+)
 from crm_store.models import (
     Author,
     Channel,
@@ -81,48 +87,60 @@ class Stored:
         return self.customer.language
 
 
+_STORED_BEFORE = select(Message.id).where(
+    Message.channel == bindparam("channel"),
+    Message.direction == Direction.INBOUND,
+    Message.channel_message_id == bindparam("channel_message_id"),
+)
+
+
 def is_duplicate(session: Session, inbound: Inbound) -> bool:
-    return (
-        session.scalar(
-            select(Message.id).where(
-                Message.channel == inbound.channel,
-                Message.direction == Direction.INBOUND,
-                Message.channel_message_id == inbound.channel_message_id,
-            )
-        )
-        is not None
+    found = session.scalar(
+        _STORED_BEFORE,
+        {"channel": inbound.channel, "channel_message_id": inbound.channel_message_id},
     )
+    return found is not None
 
 
 def store_inbound(
     session: Session, inbound: Inbound, *, settings: Settings, now: datetime
 ) -> Stored | None:
-    """Record `inbound`; None when it was stored before (a redelivery)."""
+    """Record `inbound`; None when it was stored before (a redelivery).
+
+    Every message goes through here before it is acknowledged, so its rows are inserted
+    straight away rather than through the session's flush, and a first contact looks for
+    no conversation it cannot have."""
     if is_duplicate(session, inbound):
         return None
     written_in = detect_language(inbound.text)
-    identity = identity_for(
-        session,
-        channel=inbound.channel,
-        address=inbound.address,
-        language=written_in or inbound.language_hint or Language.ZH_TW,
-        timezone=settings.default_timezone,
-        display_name=inbound.display_name,
-        now=now,
-    )
-    # Whoever writes to us can be written back to, whatever a past failure said.
-    identity.reachable = True
-    identity.unreachable_reason = None
-    customer = customer_of(session, identity)
+    identity = known_identity(session, channel=inbound.channel, address=inbound.address)
+    if identity is None:
+        identity = new_identity(
+            session,
+            channel=inbound.channel,
+            address=inbound.address,
+            language=written_in or inbound.language_hint or Language.ZH_TW,
+            timezone=settings.default_timezone,
+            display_name=inbound.display_name,
+            now=now,
+        )
+        conversation = new_conversation(session, identity, now=now)
+    else:
+        identity.last_seen_at = now
+        # Whoever writes to us can be written back to, whatever a past failure said.
+        if not identity.reachable or identity.unreachable_reason is not None:
+            identity.reachable, identity.unreachable_reason = True, None
+        conversation = open_conversation(session, identity, now=now)
+    customer = identity.customer
     payload = dict(inbound.payload or {})
     if written_in is not None and customer.language is not written_in:
         customer.language = written_in
         # The conversation at Rasa is still in the old language: routing tells it.
         payload[LANGUAGE_SWITCH] = written_in.value
-    conversation = open_conversation(session, identity, now=now)
-    conversation.last_message_at = now
-    message = Message(
-        conversation_id=conversation.id,
+    message = add_message(
+        session,
+        conversation,
+        now=now,
         direction=Direction.INBOUND,
         author=Author.CUSTOMER,
         channel=inbound.channel,
@@ -130,8 +148,5 @@ def store_inbound(
         text=inbound.text,
         payload=payload or None,
         delivery_status=DeliveryStatus.RECEIVED,
-        created_at=now,
     )
-    session.add(message)
-    session.flush()
     return Stored(message=message, identity=identity, customer=customer, conversation=conversation)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from channels.dispatch import Dispatcher
@@ -76,37 +76,54 @@ def sender_id(identity: ChannelIdentity) -> str:
     return contract.sender_id(identity.channel, identity.address)
 
 
+# Built once: the router runs these for every message, and building a statement costs
+# more than running it.
+_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.id == bindparam("id"))
+    .options(joinedload(Conversation.identity).joinedload(ChannelIdentity.customer))
+)
+_WAITING = (
+    select(Message)
+    .where(
+        Message.conversation_id == bindparam("id"),
+        Message.direction == Direction.INBOUND,
+        Message.handled_at.is_(None),
+    )
+    .order_by(Message.id)
+)
+_LAST_BOT_MESSAGE = (
+    select(Message)
+    .where(Message.conversation_id == bindparam("id"), Message.direction == Direction.OUTBOUND)
+    .order_by(Message.id.desc())
+    .limit(1)
+)
+_MARK_HANDLED = (
+    update(Message)
+    .where(Message.id.in_(bindparam("ids", expanding=True)), Message.handled_at.is_(None))
+    .values(handled_at=bindparam("now"))
+)
+
+
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     """The conversation with its identity and customer, which routing always needs, in
     one query."""
-    return session.get_one(
-        Conversation,
-        conversation_id,
-        options=[joinedload(Conversation.identity).joinedload(ChannelIdentity.customer)],
-    )
+    return session.scalars(_CONVERSATION, {"id": conversation_id}).one()
 
 
 def _waiting(session: Session, conversation_id: int) -> list[Message]:
-    return list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == Direction.INBOUND,
-                Message.handled_at.is_(None),
-            )
-            .order_by(Message.id)
-        )
-    )
+    return list(session.scalars(_WAITING, {"id": conversation_id}))
 
 
 def _last_bot_message(session: Session, conversation_id: int) -> Message | None:
-    return session.scalar(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUTBOUND)
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_LAST_BOT_MESSAGE, {"id": conversation_id})
+
+
+def _mark_waiting_handled(session: Session, ids: list[int], *, now: datetime) -> bool:
+    """Mark the messages `ids` handled; False when another answerer had done so already.
+    Run on the connection: the ORM's bulk update machinery costs more than the update."""
+    handled = session.connection().execute(_MARK_HANDLED, {"ids": ids, "now": now})
+    return bool(handled.rowcount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +235,7 @@ class Router:
         with session_scope(self._factory) as session:
             now = self._clock()
             end_turn(session, conversation_id, answerer=self._name)
-            handled = session.execute(
-                update(Message)
-                .where(Message.id.in_(ids), Message.handled_at.is_(None))
-                .values(handled_at=now)
-            )
-            if not handled.rowcount:  # type: ignore[attr-defined]
+            if not _mark_waiting_handled(session, ids, now=now):
                 return Routed.NOTHING
             conversation = _conversation(session, conversation_id)
             author, buttons = Author.BOT, [button for reply in replies for button in reply.buttons]
@@ -325,12 +337,7 @@ class Router:
             for conversation_id in overdue:
                 conversation = _conversation(session, conversation_id)
                 ids = [message.id for message in _waiting(session, conversation_id)]
-                claimed = session.execute(
-                    update(Message)
-                    .where(Message.id.in_(ids), Message.handled_at.is_(None))
-                    .values(handled_at=now)
-                )
-                if not ids or not claimed.rowcount:  # type: ignore[attr-defined]
+                if not ids or not _mark_waiting_handled(session, ids, now=now):
                     continue  # answered meanwhile
                 enqueue(
                     session,

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.bulk import bulk_insert
+from crm_store.conversations import add_message
 from crm_store.db import savepoint
 from crm_store.models import (
     Author,
@@ -98,13 +99,16 @@ def enqueue(
     if parts is None:
         assert text is not None
         parts = split_for_channel(identity.channel, text)
+    message = None
     try:
-        # A concurrent transaction can queue the same key after the look above.
+        # A concurrent transaction can queue the same key after the look above. The rows go
+        # in straight away: a flush of new objects costs several times the insert.
         with savepoint(session):
-            message = None
             if conversation is not None:
-                message = Message(
-                    conversation_id=conversation.id,
+                message = add_message(
+                    session,
+                    conversation,
+                    now=now,
                     direction=Direction.OUTBOUND,
                     author=author,
                     staff_user_id=staff_user_id,
@@ -113,15 +117,11 @@ def enqueue(
                     payload=payload,
                     delivery_status=DeliveryStatus.QUEUED,
                     status_changed_at=now,
-                    created_at=now,
                 )
-                session.add(message)
-                conversation.last_message_at = now
-                session.flush()
             claimed = claim_for is not None and not unsent_for(session, identity.id)
-            rows = [
-                OutboxMessage(**values)
-                for values in _rows(
+            rows = session.scalars(
+                insert(OutboxMessage).returning(OutboxMessage, sort_by_parameter_order=True),
+                _rows(
                     key=key,
                     customer_id=identity.customer_id,
                     identity_id=identity.id,
@@ -134,16 +134,16 @@ def enqueue(
                     claimed_by=claim_for if claimed else None,
                     not_before=not_before or now,
                     now=now,
-                )
-            ]
-            session.add_all(rows)
-            session.flush()
+                ),
+            ).all()
             return Queued(
                 new=True,
                 message=message,
                 claimed=tuple(_claimed(row) for row in rows) if claimed else (),
             )
     except IntegrityError:
+        if message is not None:  # rolled back with the savepoint
+            session.expunge(message)
         return Queued(new=False)
 
 
