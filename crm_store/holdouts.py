@@ -7,7 +7,8 @@ so the draw can be repeated) are recorded in `campaign_holdouts` and sent nothin
 rest are messaged. A campaign with template variants (`crm_store.variants`) deals the
 messaged between them at random, per tier, recorded in `campaign_variants`. A customer
 keeps the group of their first run, so a recurring campaign's groups stay apart. The
-uplift compares what each group did within `conversion_days` of the campaign's start:
+uplift compares what each group did within `conversion_days` of the run that first
+reached each customer (so a recurring campaign's newcomers are measured from their run):
 everyone messaged (whether or not the message could be delivered, so that the groups are
 chosen alike) against everyone held out, and each variant against the holdout and
 against each other variant.
@@ -52,8 +53,8 @@ def hold_out(
     the customers new to the campaign, `holdout_percent` per cent are drawn and recorded.
     `run` tells the campaign's runs apart (its start time as a number will do).
     """
-    held_before = _held(session, campaign)
-    messaged_before = _messaged(session, campaign)
+    held_before = _held_at(session, campaign)
+    messaged_before = _first_messaged(session, campaign)
     new = {
         customer: tier
         for customer, tier in audience.items()
@@ -69,7 +70,7 @@ def hold_out(
                 for customer in sorted(drawn)
             ],
         )
-    return frozenset(held_before.intersection(audience)) | drawn
+    return frozenset(held_before.keys() & audience.keys()) | drawn
 
 
 def assign_variants(
@@ -160,17 +161,10 @@ def outreach_uplift(
             .group_by(OutboxMessage.customer_id)
         )
     }
-    window = timedelta(days=window_days)
-    placed = _orders_placed(session, set(held) | set(messaged), since, until + window)
-
-    def outcome(customer: int, at: datetime) -> Outcome:
-        at = _aware(at)
-        spent = [total for when, total in placed.get(customer, []) if at <= when < at + window]
-        return Outcome(converted=bool(spent), revenue=sum(spent))
-
+    bought = _bought_within(session, {**messaged, **held}, timedelta(days=window_days))
     return measure(
-        [outcome(customer, at) for customer, at in sorted(messaged.items())],
-        [outcome(customer, at) for customer, at in sorted(held.items())],
+        [_outcome(bought.get(customer)) for customer in sorted(messaged)],
+        [_outcome(bought.get(customer)) for customer in sorted(held)],
     )
 
 
@@ -229,14 +223,13 @@ def variant_comparison(session: Session, campaign: Campaign) -> VariantCompariso
 
 
 def cumulative_conversions(session: Session, campaign: Campaign) -> list[ConversionDay]:
-    """Day by day over the conversion window, how many of each group had ordered: the
-    messaged, the held out and each variant; none before the start, or for a campaign
-    with neither a holdout nor variants."""
+    """Day by day over each customer's conversion window, how many of each group had
+    ordered: the messaged, the held out and each variant; none before the start, or for
+    a campaign with neither a holdout nor variants."""
     found = _groups(session, campaign)
-    if found is None or campaign.started_at is None:
+    if found is None:
         return []
-    starts = campaign.started_at
-    firsts = {customer: (b.first - starts).days + 1 for customer, b in found.bought.items()}
+    firsts = {customer: bought.day for customer, bought in found.bought.items()}
     rows = []
     for group, members in found.members.items():
         per_day = Counter(firsts[customer] for customer in members if customer in firsts)
@@ -250,7 +243,7 @@ def cumulative_conversions(session: Session, campaign: Campaign) -> list[Convers
 
 @dataclass(frozen=True, slots=True)
 class _Bought:
-    first: datetime  # the customer's first order in the window
+    day: int  # of the customer's own window (1 for its first day) of their first order
     spent: float
 
 
@@ -271,34 +264,36 @@ def _groups(session: Session, campaign: Campaign) -> _Groups | None:
     variants."""
     if campaign.started_at is None:
         return None
-    held = _held(session, campaign)
+    held = _held_at(session, campaign)
     assigned = _assigned(session, campaign)
     if not held and not assigned:
         return None
-    members = {MESSAGED: _messaged(session, campaign), HELD_OUT: held}
+    messaged = _first_messaged(session, campaign)
+    members = {MESSAGED: set(messaged), HELD_OUT: set(held)}
     for customer, variant in sorted(assigned.items(), key=lambda item: item[1]):
         members.setdefault(label(variant), set()).add(customer)
-    ends = campaign.started_at + timedelta(days=campaign.conversion_days)
-    everyone = members[MESSAGED] | held | set(assigned)
-    return _Groups(members, _bought_between(session, everyone, campaign.started_at, ends))
+    window = timedelta(days=campaign.conversion_days)
+    return _Groups(members, _bought_within(session, {**messaged, **held}, window))
 
 
-def _held(session: Session, campaign: Campaign) -> set[int]:
-    return set(
-        session.scalars(
-            select(CampaignHoldout.customer_id).where(CampaignHoldout.campaign_id == campaign.id)
+def _held_at(session: Session, campaign: Campaign) -> dict[int, datetime]:
+    """Each customer held out of `campaign`, and when."""
+    rows = session.execute(
+        select(CampaignHoldout.customer_id, CampaignHoldout.held_at).where(
+            CampaignHoldout.campaign_id == campaign.id
         )
     )
+    return {customer: _aware(at) for customer, at in rows}
 
 
-def _messaged(session: Session, campaign: Campaign) -> set[int]:
-    return set(
-        session.scalars(
-            select(OutboxMessage.customer_id)
-            .where(OutboxMessage.campaign_id == campaign.id)
-            .distinct()
-        )
+def _first_messaged(session: Session, campaign: Campaign) -> dict[int, datetime]:
+    """Each customer `campaign` messaged, and when first."""
+    rows = session.execute(
+        select(OutboxMessage.customer_id, func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.campaign_id == campaign.id)
+        .group_by(OutboxMessage.customer_id)
     )
+    return {customer: _aware(at) for customer, at in rows}
 
 
 def _assigned(session: Session, campaign: Campaign) -> dict[int, int]:
@@ -310,14 +305,23 @@ def _assigned(session: Session, campaign: Campaign) -> dict[int, int]:
     return {customer: variant for customer, variant in rows}
 
 
-def _bought_between(
-    session: Session, customers: set[int], starts: datetime, ends: datetime
+def _bought_within(
+    session: Session, since: Mapping[int, datetime], window: timedelta
 ) -> dict[int, _Bought]:
-    """Each of `customers` who ordered in [starts, ends): when first, and what in all."""
-    return {
-        customer: _Bought(min(when for when, _ in sales), sum(total for _, total in sales))
-        for customer, sales in _orders_placed(session, customers, starts, ends).items()
-    }
+    """Each customer of `since` who ordered within `window` of their own time there (so
+    each run of a recurring campaign, each birthday, is measured from its own day): on
+    which day of it first, and what in all."""
+    if not since:
+        return {}
+    bought = {}
+    placed = _orders_placed(session, set(since), min(since.values()), max(since.values()) + window)
+    for customer, sales in placed.items():
+        starts = _aware(since[customer])
+        inside = [(when, total) for when, total in sales if starts <= when < starts + window]
+        if inside:
+            first = min(when for when, _ in inside)
+            bought[customer] = _Bought((first - starts).days + 1, sum(t for _, t in inside))
+    return bought
 
 
 def _orders_placed(

@@ -14,7 +14,7 @@ from crm_store import campaigns, segments
 from crm_store.holdouts import cumulative_conversions, variant_comparison
 from crm_store.models import CampaignVariant, Customer, OutboxMessage, Tier
 from crm_store.uplift import split_at_random
-from crm_store.variants import stored, variants
+from crm_store.variants import label, stored, variants
 from scheduler import outreach
 from tests.crm_store.holdout_helpers import NOW, campaign_to_all, held_out, marketers, shop
 from tests.factories import paid_orders
@@ -119,7 +119,9 @@ def test_recipients_are_dealt_between_the_variants_and_get_their_own_text(
         assert ("85 折" if variant == 0 else "滿千折百") in bodies[customer]
 
 
-def test_a_recurring_run_keeps_each_customers_variant(session: Session) -> None:
+def test_a_recurring_run_keeps_each_customers_variant_and_measures_it_from_its_run(
+    session: Session,
+) -> None:
     shop(session, 100)
     author, approver = marketers(session)
     campaign = campaigns.create(
@@ -137,11 +139,23 @@ def test_a_recurring_run_keeps_each_customers_variant(session: Session) -> None:
     outreach.campaign.start_due(session, now=NOW, shop="小店")
     first = dealt_variants(session, campaign.id)
     newcomers = shop(session, 20)
-    assert campaign.send_at is not None
-    outreach.campaign.start_due(session, now=campaign.send_at, shop="小店")
+    run_two = campaign.send_at
+    assert run_two is not None and run_two == NOW + timedelta(days=7)
+    outreach.campaign.start_due(session, now=run_two, shop="小店")
     second = dealt_variants(session, campaign.id)
     assert {c: v for c, v in second.items() if c in first} == first
     assert set(second) - set(first) == set(newcomers) - held_out(session, campaign)
+
+    # Ten days after the second run: inside a newcomer's 14 days, but 17 days after the
+    # run that first reached a customer of the first run.
+    newcomer, veteran = min(set(second) - set(first)), min(first)
+    paid_orders(session, [newcomer, veteran], total=700, placed_at=run_two + timedelta(days=10))
+    compared = variant_comparison(session, campaign)
+    assert compared is not None
+    assert sum(group.converted for group in compared.groups.values()) == 1
+    assert compared.groups[label(second[newcomer])].converted == 1
+    by_day = {(r.group, r.day): r.ordered for r in cumulative_conversions(session, campaign)}
+    assert (by_day["messaged", 10], by_day["messaged", 11]) == (0, 1)
 
 
 def test_the_report_compares_each_variant_with_the_holdout_and_the_other(
