@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels.line_sender import with_lines_figures
 from console import charts
 from console.deps import Clock, Marketer, SessionFactory, SettingsDep
 from console.pages import Render, Renderer
@@ -28,6 +29,7 @@ from crm_store.holdouts import (
     outreach_uplift,
     variant_comparison,
 )
+from crm_store.line_usage import LinePlan, expected_pushes, quota_refusal
 from crm_store.models import DEFAULT_HOLDOUT_PERCENT, Campaign, Channel, StaffUser
 from crm_store.settings import Settings
 from crm_store.tw_sms_rules import template_refusals
@@ -174,6 +176,7 @@ def campaign_context(
         )
         result = campaigns.report(session, campaign)
         uplift = campaign_uplift(session, campaign)
+        line_meter = LinePlan.of(settings).meter(session, now=clock())
         compared = variant_comparison(session, campaign)
         by_day = cumulative_conversions(session, campaign)
         names = listings.staff_names(session, [campaign.created_by or 0, campaign.approved_by or 0])
@@ -193,6 +196,8 @@ def campaign_context(
         "min_group": MIN_GROUP,
         "min_conversions": MIN_CONVERSIONS,
         "held_out_estimate": round(shown.size * campaign.holdout_percent / 100),
+        "line_meter": line_meter,
+        "line_pushes": expected_pushes(shown.by_channel, holdout_percent=campaign.holdout_percent),
         "sms_refusals": template_refusals(
             campaign.templates,
             rules=settings.sending_policy.taiwan,
@@ -217,6 +222,10 @@ async def campaign_page(
     context = await asyncio.to_thread(
         campaign_context, factory, campaign_id, settings=settings, clock=clock
     )
+    # LINE's own count too, when it can be asked: the shop may push from elsewhere.
+    meter = await with_lines_figures(context["line_meter"], settings)
+    context["line_meter"] = meter
+    context["line_refusal"] = quota_refusal(context["line_pushes"], meter)
     t = render.translator(user)
     by_day: list[ConversionDay] = context["conversions_by_day"]
     lines: dict[str, list[tuple[str, float]]] = {}

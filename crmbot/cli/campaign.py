@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from channels.line_sender import with_lines_figures
 from crm_store import campaigns, segments
 from crm_store.holdouts import (
     HELD_OUT,
@@ -20,6 +22,7 @@ from crm_store.holdouts import (
     outreach_uplift,
     variant_comparison,
 )
+from crm_store.line_usage import LinePlan, expected_pushes, quota_refusal
 from crm_store.models import (
     DEFAULT_CONVERSION_DAYS,
     DEFAULT_HOLDOUT_PERCENT,
@@ -140,6 +143,7 @@ def campaign_preview(campaign_id: int) -> None:
             now=datetime.now(UTC),
             shop=settings.shop_name,
         )
+        line_meter = LinePlan.of(settings).meter(session, now=datetime.now(UTC))
     out.print(f"[bold]{shown.size}[/bold] recipients")
     if campaign.holdout_percent:
         held = round(shown.size * campaign.holdout_percent / 100)
@@ -154,6 +158,13 @@ def campaign_preview(campaign_id: int) -> None:
         sms_recipients=shown.by_channel.get(Channel.SMS.value, 0),
     ):
         out.print(f"SMS to Taiwanese numbers will be refused: {refusal}", markup=False)
+    line_pushes = expected_pushes(shown.by_channel, holdout_percent=campaign.holdout_percent)
+    if line_pushes:
+        meter = asyncio.run(with_lines_figures(line_meter, settings))
+        out.print(f"LINE: about {line_pushes} pushes; {meter.left} left this month")
+        over_quota = quota_refusal(line_pushes, meter)
+        if over_quota is not None:
+            out.print(f"the campaign will not start: {over_quota}", markup=False)
     for sample in shown.samples:
         variant = f"[{sample.variant}] " if sample.variant else ""
         out.print(

@@ -16,14 +16,18 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from crm_store import outbox, segments, templates, variants
+from crm_store.audit import record_audit
+from crm_store.db import savepoint
 from crm_store.holdouts import assign_variants, hold_out
+from crm_store.line_usage import DEFAULT_LINE_PLAN, LinePlan, OverQuota, quota_refusal
 from crm_store.models import (
     Campaign,
     CampaignStatus,
+    Channel,
     Customer,
     MessagePurpose,
     OutboxMessage,
@@ -36,7 +40,7 @@ log = logging.getLogger(__name__)
 
 def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     """Start due campaigns and finish done ones; how many messages were queued."""
-    started = start_due(session, now=now, shop=settings.shop_name)
+    started = start_due(session, now=now, shop=settings.shop_name, line_plan=LinePlan.of(settings))
     finished = finish_done(session, now=now)
     for campaign_id, queued in started.items():
         log.info("campaign %s started: %s messages", campaign_id, queued)
@@ -54,8 +58,17 @@ def next_run(recurrence: str, *, after: datetime) -> datetime | None:
     return fire_time
 
 
-def start_due(session: Session, *, now: datetime, shop: str) -> dict[int, int]:
-    """Start every scheduled campaign whose time has come; {campaign id: messages queued}."""
+def start_due(
+    session: Session,
+    *,
+    now: datetime,
+    shop: str,
+    line_plan: LinePlan = DEFAULT_LINE_PLAN,
+) -> dict[int, int]:
+    """Start every scheduled campaign whose time has come; {campaign id: messages queued}.
+
+    A campaign that would push more over LINE than the month's plan has left is not
+    started: it goes back to approved, with the reason in the audit log."""
     started: dict[int, int] = {}
     due = session.scalars(
         select(Campaign)
@@ -63,13 +76,51 @@ def start_due(session: Session, *, now: datetime, shop: str) -> dict[int, int]:
         .with_for_update(skip_locked=True)
     ).all()
     for campaign in due:
-        started[campaign.id] = enqueue_audience(session, campaign, now=now, shop=shop)
+        try:
+            with savepoint(session):
+                started[campaign.id] = enqueue_audience(session, campaign, now=now, shop=shop)
+                refusal = quota_refusal(
+                    _line_pushes(session, campaign, now=now), line_plan.meter(session, now=now)
+                )
+                if refusal is not None:
+                    raise OverQuota(refusal)
+        except OverQuota as over:
+            started.pop(campaign.id, None)
+            _refuse(session, campaign, reason=over.reason)
+            continue
         campaign.started_at = campaign.started_at or now
         if campaign.recurrence:
             campaign.send_at = next_run(campaign.recurrence, after=now)
         else:
             campaign.status = CampaignStatus.RUNNING
     return started
+
+
+def _line_pushes(session: Session, campaign: Campaign, *, now: datetime) -> int:
+    """The LINE messages this run of `campaign` just queued (each a push)."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                OutboxMessage.campaign_id == campaign.id,
+                OutboxMessage.channel == Channel.LINE,
+                OutboxMessage.created_at == now,
+            )
+        )
+        or 0
+    )
+
+
+def _refuse(session: Session, campaign: Campaign, *, reason: str) -> None:
+    log.warning("campaign %s not started: %s", campaign.id, reason)
+    campaign.status = CampaignStatus.APPROVED
+    record_audit(
+        session,
+        actor="scheduler",
+        action="campaign.refused",
+        entity="campaign",
+        entity_id=campaign.id,
+        details={"reason": reason},
+    )
 
 
 def finish_done(session: Session, *, now: datetime) -> list[int]:
