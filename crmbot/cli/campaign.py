@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.line_sender import with_lines_figures
-from crm_store import campaigns, segments
+from crm_store import campaigns, segments, variants
 from crm_store.holdouts import (
     HELD_OUT,
     VariantComparison,
@@ -174,7 +174,9 @@ def campaign_preview(campaign_id: int) -> None:
         )
 
 
-def _transition(campaign_id: int, by: str, step: Any, done: str) -> None:
+def _transition(
+    campaign_id: int, by: str, step: Any, done: str, *, show_measurement: bool = False
+) -> None:
     with store_session(get_settings()) as session:
         campaign = campaign_by_id(session, campaign_id)
         try:
@@ -182,13 +184,28 @@ def _transition(campaign_id: int, by: str, step: Any, done: str) -> None:
         except campaigns.CampaignError as error:
             raise fail(str(error)) from error
         status = campaign.status.value
+        measurement = _measurement(campaign)
     out.print(f"campaign #{campaign_id} {done}; now {status}")
+    if show_measurement:
+        out.print(measurement, markup=False)
+
+
+def _measurement(campaign: Campaign) -> str:
+    """How the campaign will be measured, in one sentence, for whoever approves it."""
+    versions = len(variants.variants(campaign.templates))
+    held = (
+        f"holds {campaign.holdout_percent} % of its audience out, sent nothing,"
+        if campaign.holdout_percent
+        else "holds no one out (its effect cannot be measured),"
+    )
+    split = f" splits the rest between {versions} versions at random," if versions > 1 else ""
+    return f"it{' ' + held}{split} and counts orders within {campaign.conversion_days} days"
 
 
 @campaign_app.command("approve")
 def campaign_approve(campaign_id: int, by: By) -> None:
     """Approve a draft (a marketer or admin other than its author)."""
-    _transition(campaign_id, by, campaigns.approve, "approved")
+    _transition(campaign_id, by, campaigns.approve, "approved", show_measurement=True)
 
 
 @campaign_app.command("schedule")

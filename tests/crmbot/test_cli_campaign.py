@@ -115,8 +115,19 @@ def test_a_campaign_with_two_versions_shows_both_and_compares_them(
     campaign_id = int(re.search(r"#(\d+)", created.stdout).group(1))  # type: ignore[union-attr]
     preview = crmbot(database_url, "campaign", "preview", str(campaign_id)).stdout
     assert "[A] 顧客" in preview and "[B] 顧客" in preview and "全館免運" in preview
-    for step, who in (("approve", "leo@shop.test"), ("schedule", "mia@shop.test")):
-        assert crmbot(database_url, "campaign", step, str(campaign_id), "--by", who).returncode == 0
+    approved = crmbot(
+        database_url, "campaign", "approve", str(campaign_id), "--by", "leo@shop.test"
+    )
+    assert approved.returncode == 0, approved.stderr
+    # Whoever approves sees how it will be measured.
+    assert (
+        "it holds 20 % of its audience out, sent nothing, splits the rest between 2 versions"
+        " at random, and counts orders within 14 days"
+    ) in " ".join(approved.stdout.split())
+    scheduled = crmbot(
+        database_url, "campaign", "schedule", str(campaign_id), "--by", "mia@shop.test"
+    )
+    assert scheduled.returncode == 0, scheduled.stderr
     outreach.campaign.start_due(session, now=now + timedelta(minutes=5), shop="小店")
     session.commit()
     dealt = dict(
