@@ -30,6 +30,7 @@ from channels import line, mitake, sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
 from channels.metrics import Metrics
+from channels.privacy import handle_privacy_request
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import Router
 from channels.senders import Sender, TelegramSender, build_senders
@@ -156,6 +157,8 @@ class Gateway:
                 answered = line.after_stored(session, event, stored, now=now)
             elif inbound.channel is Channel.SMS:
                 answered = sms.handle_keyword(session, stored, settings=self.settings, now=now)
+            if not answered:  # a refusal or a data request is answered here, on any channel
+                answered = handle_privacy_request(session, stored, now=now)
             return stored.message.id, stored.conversation.id, answered
 
     def health(self) -> dict[str, str]:

@@ -750,6 +750,38 @@ class Coupon(Base):
     expires_at: Mapped[datetime | None]
 
 
+class DataRequestKind(enum.StrEnum):
+    ACCESS = "access"
+    CORRECTION = "correction"
+    DELETION = "deletion"
+
+
+class DataRequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"  # answered, corrected, or (a deletion) erased
+    REFUSED = "refused"
+
+
+class DataRequest(Base):
+    """A customer's request about their personal data (個資法 Art. 3): to see it, correct
+    it or delete it, waiting for staff until decided. The customer's own words stay in
+    their message (`message_id`), which erasure blanks with the rest."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[DataRequestKind] = mapped_column(str_enum(DataRequestKind, 16))
+    status: Mapped[DataRequestStatus] = mapped_column(
+        str_enum(DataRequestStatus, 16), default=DataRequestStatus.PENDING, index=True
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
 
