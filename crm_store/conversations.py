@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from crm_store.db import inserted
 from crm_store.models import (
     Channel,
     ChannelIdentity,
@@ -19,7 +20,7 @@ from crm_store.models import (
     Message,
 )
 
-Model = TypeVar("Model", Customer, ChannelIdentity, Conversation)
+Model = TypeVar("Model", Customer, ChannelIdentity, Conversation, Message)
 
 
 # Built once: the hot path runs these for every message, and building a statement costs
@@ -134,7 +135,7 @@ def new_conversation(session: Session, identity: ChannelIdentity, *, now: dateti
 
 def _inserted(session: Session, model: type[Model], **values: object) -> Model:
     """One row of `model` inserted now, as an object of the session."""
-    return session.scalars(insert(model).returning(model), [values]).one()
+    return inserted(session, model, values)
 
 
 _LAST_MESSAGE_AT = (
@@ -150,10 +151,9 @@ def add_message(
     """A message of `conversation` (`values` by column), inserted straight away; the
     conversation's last message time follows, by a statement of its own rather than a
     flush of the object."""
-    message = session.scalars(
-        insert(Message).returning(Message),
-        [{"conversation_id": conversation.id, "created_at": now, **values}],
-    ).one()
+    message = _inserted(
+        session, Message, **{"conversation_id": conversation.id, "created_at": now, **values}
+    )
     if conversation.last_message_at != now:
         session.connection().execute(
             _LAST_MESSAGE_AT, {"conversation_id": conversation.id, "now": now}

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.bulk import bulk_insert
 from crm_store.conversations import add_message
-from crm_store.db import savepoint
+from crm_store.db import inserted, savepoint
 from crm_store.models import (
     Author,
     Channel,
@@ -119,9 +119,9 @@ def enqueue(
                     status_changed_at=now,
                 )
             claimed = claim_for is not None and not unsent_for(session, identity.id)
-            rows = session.scalars(
-                insert(OutboxMessage).returning(OutboxMessage, sort_by_parameter_order=True),
-                _rows(
+            rows = [
+                inserted(session, OutboxMessage, values)
+                for values in _rows(
                     key=key,
                     customer_id=identity.customer_id,
                     identity_id=identity.id,
@@ -134,8 +134,8 @@ def enqueue(
                     claimed_by=claim_for if claimed else None,
                     not_before=not_before or now,
                     now=now,
-                ),
-            ).all()
+                )
+            ]
             return Queued(
                 new=True,
                 message=message,
