@@ -23,6 +23,7 @@ from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailur
 from crm_store import outbox, outbox_results
 from crm_store.db import session_scope
 from crm_store.models import Channel, ChannelIdentity, Customer, MessagePurpose
+from crm_store.opt_out_notice import with_opt_out_notice
 from crm_store.sending_rules import SendingPolicy, Verdict, verdict
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,13 @@ class Dispatcher:
         self._stale_checked: datetime | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._in_flight = 0  # rows claimed by this dispatcher and not yet recorded
+        # A finished send wakes the dispatcher only when rows were due and left unclaimed
+        # at its last look (behind a row going out, or no room): otherwise a round per
+        # reply sent would look for nothing. Counting finished sends notices one that
+        # ends while a round is claiming.
+        self._due_unclaimed = False
+        self._sends_finished = 0
+        self._finished_before_claim = 0
 
     @property
     def claimant(self) -> str | None:
@@ -96,7 +104,9 @@ class Dispatcher:
         def done(task: asyncio.Task[None]) -> None:
             self._sending.discard(task)
             self._in_flight -= len(rows)
-            self._wake.set()  # room for more, and that customer's later rows may go now
+            self._sends_finished += 1
+            if self._due_unclaimed:  # room for more, or that customer's later rows may go now
+                self._wake.set()
 
         task.add_done_callback(done)
 
@@ -111,6 +121,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._release, outbox_ids)
             except Exception:
                 log.exception("could not put outbox rows %s back; their lease will", outbox_ids)
+            self._wake.set()  # they are due again
 
     def _release(self, outbox_ids: list[int]) -> None:
         with session_scope(self._factory) as session:
@@ -170,6 +181,7 @@ class Dispatcher:
             room = self._batch_size
         if purposes is not None and not purposes:
             return 0
+        self._finished_before_claim = self._sends_finished
         claimed = await asyncio.to_thread(self._claim, room, purposes)
         by_identity: dict[int, list[outbox.Claimed]] = {}
         for row in claimed:
@@ -223,6 +235,9 @@ class Dispatcher:
         one of its customer's rows still going out, and polling for it must not spin."""
         self._wake.clear()  # before looking, so that a wake meanwhile is not lost
         due = await asyncio.to_thread(self._next_due)
+        self._due_unclaimed = due is not None and due <= self._clock()
+        if self._due_unclaimed and self._sends_finished != self._finished_before_claim:
+            return  # a send ended since the claim: what it held back may go now
         timeout = self._poll_interval
         if due is not None and due > self._clock():
             timeout = min(timeout, (due - self._clock()).total_seconds())
@@ -269,7 +284,11 @@ class Dispatcher:
         A row `checked` was claimed and vetted a moment ago, in the transaction that
         queued it."""
         channel = identity.channel
-        decision = Verdict.go() if checked else await asyncio.to_thread(self._check, identity, row)
+        decision, body = (
+            (Verdict.go(), row.body)
+            if checked
+            else await asyncio.to_thread(self._check, identity, row)
+        )
         if decision.hold_until is not None:
             await asyncio.to_thread(
                 self._record,
@@ -292,7 +311,7 @@ class Dispatcher:
         buttons = [button["title"] for button in (row.payload or {}).get("buttons", [])]
         outgoing = Outgoing(
             address=identity.address,
-            text=row.body,
+            text=body,
             buttons=buttons,
             urgent=row.purpose in URGENT,
             outbox_id=row.outbox_id,
@@ -339,8 +358,9 @@ class Dispatcher:
         with session_scope(self._factory) as session:
             mark(session, outbox_id, worker=self._worker, now=self._clock(), **values)
 
-    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> Verdict:
-        """Renew the claim and apply the sending rules, in one transaction.
+    def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> tuple[Verdict, str]:
+        """Renew the claim and apply the sending rules, in one transaction; the verdict
+        and the text to send (a first marketing message gains the refusal notice).
 
         Raises:
             outbox_results.ClaimLost: when another dispatcher has taken the row over.
@@ -349,16 +369,21 @@ class Dispatcher:
         with session_scope(self._factory) as session:
             if not outbox.touch(session, row.outbox_id, worker=self._worker, now=now):
                 raise outbox_results.ClaimLost(row.outbox_id, self._worker)
-            return verdict(
+            customer = session.get_one(Customer, row.customer_id)
+            decision = verdict(
                 session,
                 identity=identity,
-                customer=session.get_one(Customer, row.customer_id),
+                customer=customer,
                 purpose=row.purpose,
                 now=now,
                 policy=self._policy,
                 campaign=row.campaign_id is not None,
                 text=row.body,
             )
+            if decision.send and row.purpose is MessagePurpose.MARKETING:
+                body = with_opt_out_notice(session, outbox_id=row.outbox_id, customer=customer)
+                return decision, body
+            return decision, row.body
 
     def _retry(self, outbox_id: int, error: str, delay: float) -> bool:
         now = self._clock()

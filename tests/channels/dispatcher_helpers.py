@@ -13,7 +13,15 @@ from channels.dispatch import Dispatcher
 from channels.metrics import Metrics
 from channels.senders import Outgoing
 from crm_store import outbox
-from crm_store.models import Author, Channel, MessagePurpose, OutboxMessage, OutboxStatus
+from crm_store.models import (
+    Author,
+    Channel,
+    Language,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
+)
+from crm_store.opt_out_notice import OPT_OUT_NOTICE
 from tests.factories import make_customer, utc
 
 NOON_IN_TAIPEI = utc(2026, 5, 6, 4, 0)  # outside quiet hours
@@ -66,6 +74,11 @@ def queue_for(session: Session, count: int, purpose: MessagePurpose) -> None:
             author=Author.SYSTEM,
             now=NOON_IN_TAIPEI,
         )
+
+
+def first_marketing(text: str) -> str:
+    """`text` as a customer's first marketing message goes out: with the refusal notice."""
+    return f"{text}\n{OPT_OUT_NOTICE[Language.ZH_TW]}"
 
 
 def statuses(factory: sessionmaker[Session]) -> dict[str, OutboxStatus]:

@@ -13,7 +13,13 @@ from channels.senders import Outgoing
 from crm_store import outbox
 from crm_store.db import session_scope
 from crm_store.models import Author, Customer, MessagePurpose, OutboxStatus
-from tests.channels.dispatcher_helpers import NOON_IN_TAIPEI, SlowSender, dispatcher, statuses
+from tests.channels.dispatcher_helpers import (
+    NOON_IN_TAIPEI,
+    SlowSender,
+    dispatcher,
+    first_marketing,
+    statuses,
+)
 from tests.factories import make_customer
 
 
@@ -85,7 +91,7 @@ def test_a_reply_goes_out_while_another_customers_backlog_is_still_waiting(
     assert asyncio.run(reply_during_backlog()) == [("+886912000002", "您好，我是客服小美")]
     # The backlog went out afterwards, in its order, each row once.
     assert [text for address, text in sender.sent if address == "+886912000001"] == [
-        "offer 0",
+        first_marketing("offer 0"),
         "offer 1",
         "offer 2",
     ]
