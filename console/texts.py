@@ -24,6 +24,37 @@ UI: dict[str, dict[Language, str]] = {
     "dashboard": {Language.ZH_TW: "報表", Language.EN: "Dashboard"},
     "campaigns": {Language.ZH_TW: "行銷活動", Language.EN: "Campaigns"},
     "staff": {Language.ZH_TW: "人員與紀錄", Language.EN: "Staff and audit"},
+    "data_requests": {Language.ZH_TW: "個資請求", Language.EN: "Data requests"},
+    "data_requests_help": {
+        Language.ZH_TW: "顧客查閱、更正或刪除個人資料的請求（個資法第 3 條），請於 15 天內處理。"
+        "查閱：摘要已自動傳給顧客；更正：改好資料後按「已更正」；刪除：確認後立即清除，無法復原。",
+        Language.EN: "Customers asking to see, correct or delete their personal data (PDPA "
+        "Art. 3); answer within 15 days. Access: the summary has gone to the customer. "
+        "Correction: press Corrected once the data is changed. Deletion: confirming erases "
+        "the customer at once and cannot be undone.",
+    },
+    "data_requests_waiting": {
+        Language.ZH_TW: "{count} 件個資請求待處理",
+        Language.EN: "{count} data requests waiting",
+    },
+    "no_data_requests": {
+        Language.ZH_TW: "沒有待處理的個資請求",
+        Language.EN: "No requests waiting",
+    },
+    "requested": {Language.ZH_TW: "提出時間", Language.EN: "Asked"},
+    "decided": {Language.ZH_TW: "處理時間", Language.EN: "Decided"},
+    "request_kind": {Language.ZH_TW: "請求", Language.EN: "Request"},
+    "their_words": {Language.ZH_TW: "顧客原話", Language.EN: "Their words"},
+    "request_access": {Language.ZH_TW: "查閱", Language.EN: "access"},
+    "request_correction": {Language.ZH_TW: "更正", Language.EN: "correction"},
+    "request_deletion": {Language.ZH_TW: "刪除", Language.EN: "deletion"},
+    "confirm_access": {Language.ZH_TW: "已處理", Language.EN: "Answered"},
+    "confirm_correction": {Language.ZH_TW: "已更正", Language.EN: "Corrected"},
+    "confirm_deletion": {Language.ZH_TW: "確認刪除", Language.EN: "Confirm deletion"},
+    "refuse_request": {Language.ZH_TW: "拒絕", Language.EN: "Refuse"},
+    "decided_requests": {Language.ZH_TW: "最近處理", Language.EN: "Latest decisions"},
+    "request_status_done": {Language.ZH_TW: "已完成", Language.EN: "done"},
+    "request_status_refused": {Language.ZH_TW: "已拒絕", Language.EN: "refused"},
     "empty_queue": {
         Language.ZH_TW: "目前沒有等待中的顧客 🎉",
         Language.EN: "Nobody is waiting 🎉",

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.routes import admin, campaigns, conversation, dashboard, inbox, sign_in
+from console.routes import (
+    admin,
+    campaigns,
+    conversation,
+    dashboard,
+    inbox,
+    requests,
+    sign_in,
+)
 
 # In the order their routes are matched.
 ROUTERS: tuple[APIRouter, ...] = (
     sign_in.router,
     inbox.router,
     conversation.router,
+    requests.router,
     dashboard.router,
     campaigns.router,
     admin.router,

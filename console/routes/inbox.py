@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from console.deps import Agent, SessionFactory
 from console.pages import Render
-from crm_store import handoffs, inbox, transcripts
+from crm_store import data_requests, handoffs, inbox, transcripts
 from crm_store.models import Conversation
 
 # A live page's event stream ends after this long; the browser reconnects by itself.
@@ -27,7 +27,12 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def queue_context(factory: sessionmaker[Session]) -> dict[str, Any]:
     with factory() as session:
         entries = handoffs.queue(session)
-    return {"entries": entries, "waiting": sum(1 for e in entries if e.agent is None)}
+        data_requests_waiting = data_requests.pending_count(session)
+    return {
+        "entries": entries,
+        "waiting": sum(1 for e in entries if e.agent is None),
+        "data_requests_waiting": data_requests_waiting,
+    }
 
 
 @router.get("", response_class=HTMLResponse)
