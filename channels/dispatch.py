@@ -69,6 +69,13 @@ class Dispatcher:
         self._stale_checked: datetime | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._in_flight = 0  # rows claimed by this dispatcher and not yet recorded
+        # A finished send wakes the dispatcher only when rows were due and left unclaimed
+        # at its last look (behind a row going out, or no room): otherwise a round per
+        # reply sent would look for nothing. Counting finished sends notices one that
+        # ends while a round is claiming.
+        self._due_unclaimed = False
+        self._sends_finished = 0
+        self._finished_before_claim = 0
 
     @property
     def claimant(self) -> str | None:
@@ -97,7 +104,9 @@ class Dispatcher:
         def done(task: asyncio.Task[None]) -> None:
             self._sending.discard(task)
             self._in_flight -= len(rows)
-            self._wake.set()  # room for more, and that customer's later rows may go now
+            self._sends_finished += 1
+            if self._due_unclaimed:  # room for more, or that customer's later rows may go now
+                self._wake.set()
 
         task.add_done_callback(done)
 
@@ -112,6 +121,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._release, outbox_ids)
             except Exception:
                 log.exception("could not put outbox rows %s back; their lease will", outbox_ids)
+            self._wake.set()  # they are due again
 
     def _release(self, outbox_ids: list[int]) -> None:
         with session_scope(self._factory) as session:
@@ -171,6 +181,7 @@ class Dispatcher:
             room = self._batch_size
         if purposes is not None and not purposes:
             return 0
+        self._finished_before_claim = self._sends_finished
         claimed = await asyncio.to_thread(self._claim, room, purposes)
         by_identity: dict[int, list[outbox.Claimed]] = {}
         for row in claimed:
@@ -224,6 +235,9 @@ class Dispatcher:
         one of its customer's rows still going out, and polling for it must not spin."""
         self._wake.clear()  # before looking, so that a wake meanwhile is not lost
         due = await asyncio.to_thread(self._next_due)
+        self._due_unclaimed = due is not None and due <= self._clock()
+        if self._due_unclaimed and self._sends_finished != self._finished_before_claim:
+            return  # a send ended since the claim: what it held back may go now
         timeout = self._poll_interval
         if due is not None and due > self._clock():
             timeout = min(timeout, (due - self._clock()).total_seconds())
