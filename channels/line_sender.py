@@ -3,8 +3,9 @@
 A customer waiting for an answer (`Outgoing.urgent`) is answered with their newest reply
 token when it is fresh and nobody has used it (`crm_store.line_usage.take_reply_token`:
 one use, whichever process sends); when there is none, or LINE refuses it, the message
-is pushed. Outreach is always pushed: a token spent on a campaign would leave the
-customer's next answer to be pushed instead. Every push is counted against the month
+is pushed, with a retry key of its outbox row, so that LINE takes each row once however
+often it is tried. Outreach is always pushed: a token spent on a campaign would leave
+the customer's next answer to be pushed instead. Every push is counted against the month
 in the store (`count_push`), so the count is the same for every gateway and the
 scheduler, and survives restarts.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -44,6 +46,8 @@ from crm_store.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The namespace of the pushes' retry keys (`_retry_key`).
+RETRY_KEYS = uuid.UUID("6f1c3f0e-8a52-4c1e-9a55-0c7d3e1b2a90")
 # LINE's limits on quick replies: 13 buttons, a label of 20 characters.
 QUICK_REPLIES = 13
 LABEL_CHARS = 20
@@ -105,12 +109,19 @@ class LineSender:
                 replied = await self._reply(token, sent)
                 if replied is not None:
                     return replied
+        retry_key = _retry_key(message)
         try:
             pushed = await self.api.push_message(
-                PushMessageRequest(to=message.address, messages=[sent])
+                PushMessageRequest(to=message.address, messages=[sent]),
+                x_line_retry_key=retry_key,
             )
         except ApiException as error:
-            raise _failure(error) from error
+            if error.status != 409 or retry_key is None:
+                raise _failure(error) from error
+            # LINE took this very push before and its answer was lost: it went out.
+            log.info("LINE had this push already (retry key %s)", retry_key)
+            await asyncio.to_thread(self._count_push)
+            return None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TemporaryFailure(f"LINE unreachable: {error!r}") from error
         await asyncio.to_thread(self._count_push)
@@ -142,6 +153,14 @@ class LineSender:
     def _count_push(self) -> None:
         with session_scope(self._factory) as session:
             line_usage.count_push(session, now=self._clock(), timezone=self._timezone)
+
+
+def _retry_key(message: Outgoing) -> str | None:
+    """The push's retry key: the same for every attempt at one outbox row, so that LINE
+    sends a row once even when an answer was lost and the row is tried again."""
+    if message.outbox_id is None:
+        return None
+    return str(uuid.uuid5(RETRY_KEYS, f"{message.outbox_id}:{message.text}"))
 
 
 def _message(error: ApiException) -> str:

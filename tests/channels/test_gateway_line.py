@@ -180,6 +180,24 @@ def test_outreach_is_pushed_leaving_the_fresh_token_and_the_meter_agrees_with_li
     assert asyncio.run(read_quota(gateway.settings)) == (200, 3)
 
 
+def test_a_push_line_took_but_whose_answer_was_lost_goes_out_once(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    amy = LineUser(gateway, fake_line, AMY)
+    amy.writes("我上禮拜訂的杯子寄出了嗎")
+    fake_line.wait_for_sent(AMY)  # the holding reply took the token
+    fake_line.lose_next_push_answer()
+    queue(gateway, Channel.LINE, AMY, "您的杯子今天寄出囉，明天會到 📦")
+    by_id = select(OutboxMessage.status).order_by(OutboxMessage.id)
+    wait_until(
+        lambda: gateway.query(lambda s: list(s.scalars(by_id)))[-1] is OutboxStatus.SENT,
+        what="the push recorded as sent after its retry",
+    )
+    texts = [sent["text"] for sent in fake_line.sent_to(AMY)]
+    assert texts.count("您的杯子今天寄出囉，明天會到 📦") == 1
+    assert pushes_counted(gateway) == fake_line.pushes == 1
+
+
 def test_follow_gives_consent_and_unfollow_takes_it_and_reachability_away(
     gateway: RunningGateway, fake_line: FakeLine
 ) -> None:

@@ -22,6 +22,9 @@ from tests.fakes.loopback import JSONDict, LoopbackServer, Reply, json_reply
 
 LINE_CHANNEL_SECRET = "line-channel-secret"
 LINE_ACCESS_TOKEN = "line-channel-access-token"
+# LINE's message ids are unique across everything, so each fake in a run goes on counting
+# (tests sharing one store would otherwise record the same id twice).
+_MESSAGE_IDS = itertools.count(500_000_000_000)
 
 
 class LineSent(TypedDict):
@@ -42,7 +45,8 @@ class FakeLine(LoopbackServer):
         self._tokens: dict[str, str] = {}  # reply token given → the user it answers
         self._used_tokens: set[str] = set()
         self._pushes = 0
-        self._message_ids = itertools.count(500_000_000_000)
+        self._retry_keys: set[str] = set()
+        self._lose_push_answers = 0
 
     @property
     def base_url(self) -> str:
@@ -93,7 +97,7 @@ class FakeLine(LoopbackServer):
             "replyToken": self.reply_token(user_id),
             "message": {
                 "type": "text",
-                "id": str(next(self._message_ids)),
+                "id": str(next(_MESSAGE_IDS)),
                 "quoteToken": uuid.uuid4().hex,
                 "text": text,
             },
@@ -108,6 +112,11 @@ class FakeLine(LoopbackServer):
             "follow": {"isUnblocked": False},
         }
 
+    def lose_next_push_answer(self) -> None:
+        """Take the next push, but answer it with a 500, as if its answer was lost."""
+        with self._cond:
+            self._lose_push_answers += 1
+
     # ---- the API
 
     def _handle(self, method: str, path: str, headers: Message[str, str], body: bytes) -> Reply:
@@ -121,7 +130,7 @@ class FakeLine(LoopbackServer):
         if route == ("POST", "/v2/bot/message/reply"):
             return self._reply(json.loads(body))
         if route == ("POST", "/v2/bot/message/push"):
-            return self._push(json.loads(body))
+            return self._push(json.loads(body), headers.get("X-Line-Retry-Key"))
         return json_reply(404, {"message": "Not found"})
 
     def _reply(self, request: JSONDict) -> Reply:
@@ -133,12 +142,24 @@ class FakeLine(LoopbackServer):
             self._used_tokens.add(token)
             return self._record("reply", user_id, request["messages"])
 
-    def _push(self, request: JSONDict) -> Reply:
+    def _push(self, request: JSONDict, retry_key: str | None) -> Reply:
         with self._cond:
+            if retry_key is not None and retry_key in self._retry_keys:
+                return json_reply(
+                    409,
+                    {"message": "The retry key is already accepted"},
+                    {"x-line-accepted-request-id": retry_key},
+                )
             if self._pushes >= self.quota:
                 return json_reply(429, {"message": "You have reached your monthly limit."})
             self._pushes += 1
-            return self._record("push", request["to"], request["messages"])
+            if retry_key is not None:
+                self._retry_keys.add(retry_key)
+            answer = self._record("push", request["to"], request["messages"])
+            if self._lose_push_answers:
+                self._lose_push_answers -= 1
+                return json_reply(500, {"message": "An error occurred in the server."})
+            return answer
 
     def _record(self, kind: Literal["reply", "push"], to: str, messages: list[JSONDict]) -> Reply:
         """Record `messages` (holding the condition) and answer as LINE does."""
@@ -153,7 +174,7 @@ class FakeLine(LoopbackServer):
                 )
             )
         self._cond.notify_all()
-        sent = [{"id": str(next(self._message_ids))} for _ in messages]
+        sent = [{"id": str(next(_MESSAGE_IDS))} for _ in messages]
         return json_reply(200, {"sentMessages": sent})
 
 
