@@ -31,6 +31,12 @@ CORRECTION, DELETION = PrivacyRequest.CORRECTION, PrivacyRequest.DELETION
         "no more ads pls",
         "remove me from your list",
         "how do i unsubscribe",
+        "請不要再傳了 很煩",
+        "把我從名單移除",
+        "幫我關閉優惠通知",
+        "please stop contacting me",
+        "no ads please",
+        "ur ads are annoying. stop sending me this",
     ],
 )
 def test_a_refusal_of_marketing_is_an_opt_out(text: str) -> None:
@@ -58,6 +64,10 @@ def test_a_refusal_of_marketing_is_an_opt_out(text: str) -> None:
         "no thanks",
         "no",
         "I want to cancel my order",
+        "stop, wrong item again",
+        "請問活動取消了嗎",
+        "先停一下",
+        "no more questions",
     ],
 )
 def test_other_words_about_stopping_or_cancelling_go_to_the_bot(text: str) -> None:
@@ -74,7 +84,8 @@ def test_other_words_about_stopping_or_cancelling_go_to_the_bot(text: str) -> No
         ("what do you know about me?", ACCESS),
         ("can i get a copy of my personal data", ACCESS),
         ("我的生日登記錯了 要改", CORRECTION),
-        ("手機號碼換了，幫我更新一下", CORRECTION),
+        ("我的手機號碼換了，幫我更新一下", CORRECTION),
+        ("你們有我的個資嗎", ACCESS),
         ("pls correct my email", CORRECTION),
         ("my birthday is wrong", CORRECTION),
         ("幫我刪掉我的資料", DELETION),
@@ -100,6 +111,10 @@ def test_data_requests_are_read_in_both_languages(text: str, asked: PrivacyReque
         "刪除購物車的商品",
         "what do you have on sale",
         "my name is Amy",
+        "invoice sent to the wrong email",
+        "電話留錯了 要改",  # the order's phone: the bot changes the order
+        "個資是不是外洩了 有人打來說是你們",  # a complaint
+        "你們給我的資料有錯",
     ],
 )
 def test_questions_about_orders_are_not_data_requests(text: str) -> None:
@@ -108,4 +123,4 @@ def test_questions_about_orders_are_not_data_requests(text: str) -> None:
 
 def test_a_refusal_and_a_deletion_in_one_message_are_both_acted_on() -> None:
     assert privacy_requests("不要再傳廣告了，把我的資料刪掉") == [OPT_OUT, DELETION]
-    assert privacy_requests("stop. delete my data") == [OPT_OUT, DELETION]
+    assert privacy_requests("stop texting me. delete my data") == [OPT_OUT, DELETION]
