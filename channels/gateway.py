@@ -197,7 +197,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Rasa calls block a worker thread each; allow many customers at once.
+        # Store work for many customers at once (their Rasa turns have threads of their own).
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
         # A thread holds a connection for its store work only, never across a Rasa call:
         # 16 kept open serve the usual load without one opened and closed per message
@@ -236,6 +236,7 @@ def create_app(
                     await task
             with suppress(TimeoutError):
                 await asyncio.wait_for(gateway.workers.drain(), timeout=10)
+            gateway.workers.close()
             with suppress(TimeoutError):
                 await asyncio.wait_for(gateway.dispatcher.drain(), timeout=5)
             # A cancelled task's store work goes on in its thread: let it end (and give

@@ -7,6 +7,11 @@ kept waiting longer than `holding_after` gets the holding reply while the worker
 on waiting for Rasa. A recovery loop replays messages left unanswered (Rasa was down,
 or the gateway restarted) once Rasa answers its status check again, and hands to staff
 those still unanswered after `bot_answer_deadline_seconds`.
+
+A turn blocks a thread while Rasa answers, up to `rasa_timeout_seconds`: turns wait on
+threads of their own, so that a slow Rasa never holds up the store work of the rest of
+the gateway (storing webhooks, and the dispatcher renewing its claims and recording
+sends, whose claims would otherwise run out and their replies go out twice).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import Routed, Router
@@ -34,6 +40,8 @@ class ConversationWorkers:
         self._burst_window, self._holding_after = burst_window, holding_after
         self._active: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        # One thread per conversation waiting on Rasa; many customers at once.
+        self._turns = ThreadPoolExecutor(max_workers=64, thread_name_prefix="rasa-turn")
 
     def submit(self, conversation_id: int) -> None:
         """Answer `conversation_id`'s waiting messages soon (call in the event loop)."""
@@ -57,6 +65,10 @@ class ConversationWorkers:
         while self._active:
             await asyncio.gather(*self._active.values(), return_exceptions=True)
 
+    def close(self) -> None:
+        """Let the turns' threads go once their calls end (shutdown)."""
+        self._turns.shutdown(wait=False, cancel_futures=True)
+
     async def _work(self, conversation_id: int) -> None:
         try:
             while True:
@@ -73,7 +85,9 @@ class ConversationWorkers:
             del self._active[conversation_id]
 
     async def _answer(self, conversation_id: int) -> Routed:
-        answering = asyncio.ensure_future(asyncio.to_thread(self._router.process, conversation_id))
+        answering = asyncio.get_running_loop().run_in_executor(
+            self._turns, self._router.process, conversation_id
+        )
         done, _ = await asyncio.wait({answering}, timeout=self._holding_after)
         if not done and await asyncio.to_thread(self._router.hold, conversation_id):
             self._on_outbox()
