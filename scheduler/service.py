@@ -28,6 +28,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.dispatch import Dispatcher
@@ -115,6 +116,18 @@ def tick() -> None:
         log.info("planned: %s", done)
 
 
+def start_jobs(jobs: AsyncIOScheduler) -> None:
+    """Start APScheduler. Its job store creates its table at the first start: when two
+    schedulers start at once on a new database, one's CREATE TABLE fails on the other's
+    (PostgreSQL: a duplicate key in pg_type), which has made the table by then, so a
+    second start finds it rather than the scheduler dying."""
+    try:
+        jobs.start()
+    except (IntegrityError, ProgrammingError) as error:
+        log.info("another scheduler created the job table at the same time (%s)", error.orig)
+        jobs.start()
+
+
 async def serve(settings: Settings) -> None:
     global _process
     engine = make_engine(settings.database_url)
@@ -146,7 +159,7 @@ async def serve(settings: Settings) -> None:
         max_instances=1,
         next_run_time=datetime.now(UTC),
     )
-    jobs.start()
+    start_jobs(jobs)
     try:
         await dispatcher.run()
     finally:
