@@ -57,13 +57,15 @@ def savepoint(session: Session) -> Iterator[None]:
 
     pysqlite begins its transaction lazily, before the first write. A SAVEPOINT sent
     before that would itself become the transaction, and releasing it would commit, so
-    on SQLite the transaction is begun first.
+    on SQLite the transaction is begun first, and as a writer (IMMEDIATE): one begun as a
+    reader and writing only later fails at once ("database is locked", without waiting)
+    if another connection wrote in between, as a dispatcher does all the time.
     """
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         driver_connection = connection.connection.driver_connection
         if driver_connection is not None and not driver_connection.in_transaction:
-            driver_connection.execute("BEGIN")
+            driver_connection.execute("BEGIN IMMEDIATE")
     with session.begin_nested():
         yield
 
