@@ -381,7 +381,13 @@ class Dispatcher:
                 text=row.body,
             )
             if decision.send and row.purpose is MessagePurpose.MARKETING:
-                body = with_opt_out_notice(session, outbox_id=row.outbox_id, customer=customer)
+                body = with_opt_out_notice(
+                    session,
+                    outbox_id=row.outbox_id,
+                    customer=customer,
+                    identity=identity,
+                    taiwan=self._policy.taiwan,
+                )
                 return decision, body
             return decision, row.body
 

@@ -163,6 +163,13 @@ def test_a_taiwanese_campaign_waits_out_lunch_goes_out_tagged_and_reports_delive
     assert sent["0912600001"].smbody.startswith(
         "【小島選物】小島，冬季特賣全館 8 折！https://shop.example.tw/winter"
     )
+    # Their first promotion says how to refuse more where we can hear it: Mitake carries
+    # no replies, so on LINE, not "reply 退訂"; abroad, a reply to Twilio does.
+    assert sent["0912600001"].smbody.endswith(
+        "（不想再收到優惠訊息？加 LINE：@islandshop 傳「退訂」即停止接收）"
+    )
+    assert "回覆「退訂」" not in sent["0912600001"].smbody
+    assert abroad["body"].endswith("(Reply STOP to opt out of these messages.)")
     rows = rows_of(gw, campaign_id)
     for phone, local in ((ISLAND_FAN, "0912600001"), (LUNCH_BUYER, "0912600002")):
         assert sent[local].smbody.startswith("【小島選物】")
