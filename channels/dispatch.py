@@ -22,9 +22,8 @@ from channels.metrics import Metrics
 from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailure
 from crm_store import outbox, outbox_results
 from crm_store.db import session_scope
-from crm_store.models import Channel, ChannelIdentity, Customer, MessagePurpose
-from crm_store.opt_out_notice import with_opt_out_notice
-from crm_store.sending_rules import SendingPolicy, Verdict, verdict
+from crm_store.models import Channel, ChannelIdentity, MessagePurpose
+from crm_store.sending_rules import SendingPolicy, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -359,37 +358,17 @@ class Dispatcher:
             mark(session, outbox_id, worker=self._worker, now=self._clock(), **values)
 
     def _check(self, identity: ChannelIdentity, row: outbox.Claimed) -> tuple[Verdict, str]:
-        """Renew the claim and apply the sending rules, in one transaction; the verdict
-        and the text to send (a first marketing message gains the refusal notice).
-
-        Raises:
-            outbox_results.ClaimLost: when another dispatcher has taken the row over.
-        """
-        now = self._clock()
+        """The sending rules' verdict on a row about to go, and its text, in one
+        transaction with the claim's renewal (`outbox_results.vet_claimed`)."""
         with session_scope(self._factory) as session:
-            if not outbox.touch(session, row.outbox_id, worker=self._worker, now=now):
-                raise outbox_results.ClaimLost(row.outbox_id, self._worker)
-            customer = session.get_one(Customer, row.customer_id)
-            decision = verdict(
+            return outbox_results.vet_claimed(
                 session,
+                row,
                 identity=identity,
-                customer=customer,
-                purpose=row.purpose,
-                now=now,
+                worker=self._worker,
+                now=self._clock(),
                 policy=self._policy,
-                campaign=row.campaign_id is not None,
-                text=row.body,
             )
-            if decision.send and row.purpose is MessagePurpose.MARKETING:
-                body = with_opt_out_notice(
-                    session,
-                    outbox_id=row.outbox_id,
-                    customer=customer,
-                    identity=identity,
-                    taiwan=self._policy.taiwan,
-                )
-                return decision, body
-            return decision, row.body
 
     def _retry(self, outbox_id: int, error: str, delay: float) -> bool:
         now = self._clock()

@@ -1,5 +1,6 @@
-"""What became of a claimed outbox row: sent, retried, held, failed or cancelled, and
-the provider's later delivery reports; each mirrored on the transcript's line.
+"""What becomes of a claimed outbox row: vetted by the sending rules just before it goes
+(`vet_claimed`), then sent, retried, held, failed or cancelled, and the provider's later
+delivery reports; each mirrored on the transcript's line.
 
 What became of a claimed row is recorded only while its dispatcher still holds the
 claim: after a lease ran out, the row is another dispatcher's, whose record stands.
@@ -12,8 +13,18 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_store.models import DeliveryStatus, Message, OutboxMessage, OutboxStatus
-from crm_store.outbox import INTERRUPTED, interrupted, touch
+from crm_store.models import (
+    ChannelIdentity,
+    Customer,
+    DeliveryStatus,
+    Message,
+    MessagePurpose,
+    OutboxMessage,
+    OutboxStatus,
+)
+from crm_store.opt_out_notice import with_opt_out_notice
+from crm_store.outbox import INTERRUPTED, Claimed, interrupted, touch
+from crm_store.sending_rules import SendingPolicy, Verdict, verdict
 
 
 def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:
@@ -26,6 +37,46 @@ class ClaimLost(Exception):
     def __init__(self, outbox_id: int, worker: str) -> None:
         super().__init__(f"outbox row {outbox_id} is no longer claimed by {worker}")
         self.outbox_id, self.worker = outbox_id, worker
+
+
+def vet_claimed(
+    session: Session,
+    row: Claimed,
+    *,
+    identity: ChannelIdentity,
+    worker: str,
+    now: datetime,
+    policy: SendingPolicy,
+) -> tuple[Verdict, str]:
+    """Renew `worker`'s claim on `row` and apply the sending rules to it: the verdict, and
+    the text to send (a customer's first marketing message gains the refusal notice).
+
+    Raises:
+        ClaimLost: when another dispatcher has taken the row over.
+    """
+    if not touch(session, row.outbox_id, worker=worker, now=now):
+        raise ClaimLost(row.outbox_id, worker)
+    customer = session.get_one(Customer, row.customer_id)
+    decision = verdict(
+        session,
+        identity=identity,
+        customer=customer,
+        purpose=row.purpose,
+        now=now,
+        policy=policy,
+        campaign=row.campaign_id is not None,
+        text=row.body,
+    )
+    if decision.send and row.purpose is MessagePurpose.MARKETING:
+        body = with_opt_out_notice(
+            session,
+            outbox_id=row.outbox_id,
+            customer=customer,
+            identity=identity,
+            taiwan=policy.taiwan,
+        )
+        return decision, body
+    return decision, row.body
 
 
 def _owned(session: Session, outbox_id: int, *, worker: str, now: datetime) -> OutboxMessage:
