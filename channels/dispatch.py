@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -213,15 +214,23 @@ class Dispatcher:
 
         Rows can wait long behind a provider's rate limit (500 SMS at under one a
         second); the lease is there to notice a dispatcher that stopped, not a slow one.
+        The renewal has a thread of its own: behind the batch's own store work (a check
+        and a record per row, hundreds of them) on a busy machine, it came after the
+        lease had run out, and another dispatcher sent the rows a second time.
         """
-        while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            try:
-                renewed = await asyncio.to_thread(self._renew_claims)
-            except Exception:  # the next round tries again; the per-row check still guards
-                log.exception("could not renew the outbox claims")
-                continue
-            log.debug("renewed %d outbox claims", renewed)
+        renewer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims")
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(self._lease.total_seconds() / 3)
+                try:
+                    renewed = await loop.run_in_executor(renewer, self._renew_claims)
+                except Exception:  # the next round tries again; the per-row check guards
+                    log.exception("could not renew the outbox claims")
+                    continue
+                log.debug("renewed %d outbox claims", renewed)
+        finally:
+            renewer.shutdown(wait=False)
 
     def _renew_claims(self) -> int:
         with session_scope(self._factory) as session:
