@@ -24,11 +24,14 @@ from dataclasses import replace
 from datetime import datetime
 
 import aiohttp
+import urllib3
 from linebot.v3.messaging import (
+    ApiClient,
     AsyncApiClient,
     AsyncMessagingApi,
     Configuration,
     MessageAction,
+    MessagingApi,
     PushMessageRequest,
     QuickReply,
     QuickReplyItem,
@@ -184,27 +187,26 @@ def _failure(error: ApiException) -> TemporaryFailure | PermanentFailure:
     return PermanentFailure(reason, unreachable=status == 403 or "'to'" in reason)
 
 
-async def with_lines_figures(
-    meter: line_usage.LineMeter, settings: Settings
-) -> line_usage.LineMeter:
+def with_lines_figures(meter: line_usage.LineMeter, settings: Settings) -> line_usage.LineMeter:
     """`meter` (the store's count) with what LINE itself reports, when it can be asked."""
-    line_quota, line_used = await read_quota(settings)
+    line_quota, line_used = read_quota(settings)
     return replace(meter, line_quota=line_quota, line_used=line_used)
 
 
-async def read_quota(settings: Settings) -> tuple[int | None, int | None]:
+def read_quota(settings: Settings) -> tuple[int | None, int | None]:
     """LINE's own figures for the month: (the plan's messages, those used); None for a
-    figure LINE did not give (no credentials, no limit, or no answer)."""
+    figure LINE did not give (no credentials, no limit, or no answer within 5 s).
+
+    Synchronous, as the scheduler's planner and the command line ask it; the console asks
+    it on a thread."""
     if settings.line_channel_access_token is None:
         return None, None
     try:
-        async with AsyncApiClient(configuration(settings)) as client:
-            api = AsyncMessagingApi(client)
-            quota, used = await asyncio.wait_for(
-                asyncio.gather(api.get_message_quota(), api.get_message_quota_consumption()),
-                timeout=5,
-            )
-    except (ApiException, aiohttp.ClientError, TimeoutError) as error:
+        with ApiClient(configuration(settings)) as client:
+            api = MessagingApi(client)
+            quota = api.get_message_quota(_request_timeout=5)
+            used = api.get_message_quota_consumption(_request_timeout=5)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
         log.warning("LINE's quota could not be read: %s", error)
         return None, None
     limit = quota.value if quota.type == "limited" else None

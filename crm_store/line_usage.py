@@ -112,15 +112,20 @@ class LinePlan:
 
     quota: int = 200
     timezone: str = "Asia/Taipei"
+    # LINE's own (plan, used) for the month, as last read (`channels.line_sender`); None
+    # where it was not asked or did not answer.
+    reported: tuple[int | None, int | None] = (None, None)
 
     @classmethod
     def of(cls, settings: Settings) -> LinePlan:
         return cls(quota=settings.line_monthly_quota, timezone=settings.default_timezone)
 
     def meter(self, session: Session, *, now: datetime) -> LineMeter:
-        """The month's pushes as counted in the store, against the plan."""
+        """The month's pushes as counted in the store (and by LINE, when reported),
+        against the plan."""
         used = pushes_in_month(session, now=now, timezone=self.timezone)
-        return LineMeter(quota=self.quota, used=used)
+        line_quota, line_used = self.reported
+        return LineMeter(quota=self.quota, used=used, line_quota=line_quota, line_used=line_used)
 
 
 DEFAULT_LINE_PLAN = LinePlan()

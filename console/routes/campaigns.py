@@ -223,7 +223,7 @@ async def campaign_page(
         campaign_context, factory, campaign_id, settings=settings, clock=clock
     )
     # LINE's own count too, when it can be asked: the shop may push from elsewhere.
-    meter = await with_lines_figures(context["line_meter"], settings)
+    meter = await asyncio.to_thread(with_lines_figures, context["line_meter"], settings)
     context["line_meter"] = meter
     context["line_refusal"] = quota_refusal(context["line_pushes"], meter)
     t = render.translator(user)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,7 +159,7 @@ def campaign_preview(campaign_id: int) -> None:
         out.print(f"SMS to Taiwanese numbers will be refused: {refusal}", markup=False)
     line_pushes = expected_pushes(shown.by_channel, holdout_percent=campaign.holdout_percent)
     if line_pushes:
-        meter = asyncio.run(with_lines_figures(line_meter, settings))
+        meter = with_lines_figures(line_meter, settings)
         out.print(f"LINE: about {line_pushes} pushes; {meter.left} left this month")
         over_quota = quota_refusal(line_pushes, meter)
         if over_quota is not None:

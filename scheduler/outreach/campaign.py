@@ -13,12 +13,14 @@ audience are the store's (`crm_store.campaigns`, `crm_store.segments`).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from channels.line_sender import read_quota
 from crm_store import outbox, segments, templates, variants
 from crm_store.audit import record_audit
 from crm_store.db import savepoint
@@ -40,7 +42,13 @@ log = logging.getLogger(__name__)
 
 def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     """Start due campaigns and finish done ones; how many messages were queued."""
-    started = start_due(session, now=now, shop=settings.shop_name, line_plan=LinePlan.of(settings))
+    line_plan = LinePlan.of(settings)
+    if settings.line_channel_access_token is not None and session.scalar(
+        select(_due(now).exists())
+    ):
+        # LINE's own count as well: the shop may also push from LINE's own tools.
+        line_plan = replace(line_plan, reported=read_quota(settings))
+    started = start_due(session, now=now, shop=settings.shop_name, line_plan=line_plan)
     finished = finish_done(session, now=now)
     for campaign_id, queued in started.items():
         log.info("campaign %s started: %s messages", campaign_id, queued)
@@ -70,11 +78,7 @@ def start_due(
     A campaign that would push more over LINE than the month's plan has left is not
     started: it goes back to approved, with the reason in the audit log."""
     started: dict[int, int] = {}
-    due = session.scalars(
-        select(Campaign)
-        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
+    due = session.scalars(_due(now).with_for_update(skip_locked=True)).all()
     for campaign in due:
         try:
             with savepoint(session):
@@ -94,6 +98,13 @@ def start_due(
         else:
             campaign.status = CampaignStatus.RUNNING
     return started
+
+
+def _due(now: datetime) -> Select[Campaign]:
+    """The scheduled campaigns whose time has come."""
+    return select(Campaign).where(
+        Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= now
+    )
 
 
 def _line_pushes(session: Session, campaign: Campaign, *, now: datetime) -> int:

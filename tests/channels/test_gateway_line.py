@@ -7,7 +7,6 @@ reply: the answer a customer waits for, sent with their reply token.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -177,7 +176,7 @@ def test_outreach_is_pushed_leaving_the_fresh_token_and_the_meter_agrees_with_li
     assert [sent["kind"] for sent in fake_line.sent_to(AMY)] == ["reply", "push", "push", "push"]
     assert gateway.count(LineReplyToken) == 1  # still there for the answer Amy waits for
     wait_until(lambda: pushes_counted(gateway) == 3, what="three pushes counted")
-    assert asyncio.run(read_quota(gateway.settings)) == (200, 3)
+    assert read_quota(gateway.settings) == (200, 3)
 
 
 def test_a_push_line_took_but_whose_answer_was_lost_goes_out_once(

@@ -7,7 +7,6 @@ through the real gateway and line-bot-sdk to the fake Messaging API.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,7 +90,7 @@ def test_a_campaign_pushing_more_than_the_month_has_left_is_refused_and_the_prev
     page = campaign_context(
         gateway.store, campaign_id, settings=gateway.settings, clock=lambda: now
     )
-    meter = asyncio.run(with_lines_figures(page["line_meter"], gateway.settings))
+    meter = with_lines_figures(page["line_meter"], gateway.settings)
     assert (meter.used, meter.line_used, meter.line_quota, meter.left) == (0, 0, QUOTA, QUOTA)
     refusal = line_usage.quota_refusal(page["line_pushes"], meter)
     assert refusal == f"5 LINE recipients but only {QUOTA} of the month's {QUOTA} LINE pushes left"
@@ -101,6 +100,25 @@ def test_a_campaign_pushing_more_than_the_month_has_left_is_refused_and_the_prev
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "campaign.refused"))
         assert [entry.details for entry in audit] == [{"reason": refusal}]
         assert session.scalars(select(OutboxMessage)).all() == []
+        assert session.get_one(Campaign, campaign_id).status is CampaignStatus.APPROVED
+    assert fake_line.sent == []
+
+
+def test_the_scheduler_asks_line_too_so_pushes_made_elsewhere_count(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    now = datetime.now(UTC)
+    friends(gateway, fake_line, QUOTA - 1)
+    # By our own count the month is untouched; the shop pushed two from LINE's own tools.
+    fake_line.pushed_elsewhere = 2
+    campaign_id = campaign_to_everyone(gateway, name="聖誕", now=now)
+    assert run_due(gateway, now + timedelta(minutes=1)) == 0
+    with gateway.store() as session:
+        [refused] = session.scalars(select(AuditLog).where(AuditLog.action == "campaign.refused"))
+        assert refused.details == {
+            "reason": f"{QUOTA - 1} LINE recipients but only 1 of the month's {QUOTA} LINE"
+            " pushes left"
+        }
         assert session.get_one(Campaign, campaign_id).status is CampaignStatus.APPROVED
     assert fake_line.sent == []
 
