@@ -202,11 +202,7 @@ class Dispatcher:
                 if released:
                     log.warning("%d outbox rows were left by a stopped dispatcher", released)
             return outbox.claim_due(
-                session,
-                worker=self._worker,
-                now=now,
-                limit=limit,
-                purposes=purposes,
+                session, worker=self._worker, now=now, limit=limit, purposes=purposes
             )
 
     async def _keep_claims(self) -> None:
