@@ -28,6 +28,7 @@ from tests.fakes import (
     twilio_signature,
     twilio_sms_form,
 )
+from tests.fakes.line import FakeLine
 from tests.processes import free_port
 
 WEBHOOK_SECRET = "telegram-webhook-secret"
@@ -178,4 +179,24 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     """The gateway with Rasa down: for everything that happens before or without the bot."""
     with running_gateway(database_url, telegram=fake_telegram, twilio=fake_twilio) as running:
+        yield running
+
+
+@pytest.fixture
+def fake_line() -> Iterator[FakeLine]:
+    """LINE's Messaging API, faked on loopback (a module may give its own, with a quota)."""
+    with FakeLine() as line:
+        yield line
+
+
+@pytest.fixture
+def line_shop(
+    database_url: str, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
+) -> Iterator[RunningGateway]:
+    """The gateway with LINE set up and Rasa down."""
+    from tests.channels.line_helpers import line_gateway  # it builds on this module
+
+    with line_gateway(
+        database_url, line=fake_line, telegram=fake_telegram, twilio=fake_twilio
+    ) as running:
         yield running

@@ -7,7 +7,6 @@ reply: the answer a customer waits for, sent with their reply token.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,9 +26,8 @@ from crm_store.models import (
 )
 from tests.channels.conftest import RunningGateway, wait_until
 from tests.channels.gateway_helpers import HOLDING_ZH, identity, messages, nothing_stored, queue
-from tests.channels.line_helpers import LineUser, line_gateway, post_line
+from tests.channels.line_helpers import LineUser, post_line
 from tests.factories import make_customer_with_late_order
-from tests.fakes import FakeTelegram, FakeTwilio
 from tests.fakes.line import FakeLine, line_signature
 
 AMY = "U4af4980629aaaaaaaaaaaaaaaaaaaaaa"
@@ -37,19 +35,9 @@ BEN = "U4af4980629bbbbbbbbbbbbbbbbbbbbbb"
 
 
 @pytest.fixture
-def fake_line() -> Iterator[FakeLine]:
-    with FakeLine() as line:
-        yield line
-
-
-@pytest.fixture
-def gateway(
-    database_url: str, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
-) -> Iterator[RunningGateway]:
-    with line_gateway(
-        database_url, line=fake_line, telegram=fake_telegram, twilio=fake_twilio
-    ) as running:
-        yield running
+def gateway(line_shop: RunningGateway) -> RunningGateway:
+    """The gateway these tests drive: with LINE set up."""
+    return line_shop
 
 
 def pushes_counted(gateway: RunningGateway) -> int:

@@ -40,12 +40,6 @@ pytestmark = pytest.mark.rasa
 
 
 @pytest.fixture
-def fake_line() -> Iterator[FakeLine]:
-    with FakeLine() as line:
-        yield line
-
-
-@pytest.fixture
 def shop(
     assistant: Assistant, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
 ) -> Iterator[RunningGateway]:

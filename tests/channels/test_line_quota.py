@@ -20,9 +20,8 @@ from crm_store import line_usage
 from crm_store.models import AuditLog, Campaign, CampaignStatus, OutboxMessage, StaffRole
 from scheduler import outreach
 from tests.channels.conftest import RunningGateway, wait_until
-from tests.channels.line_helpers import line_gateway, post_line
+from tests.channels.line_helpers import post_line
 from tests.factories import make_staff, scheduled_campaign
-from tests.fakes import FakeTelegram, FakeTwilio
 from tests.fakes.line import FakeLine
 
 QUOTA = 3
@@ -35,13 +34,9 @@ def fake_line() -> Iterator[FakeLine]:
 
 
 @pytest.fixture
-def gateway(
-    database_url: str, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
-) -> Iterator[RunningGateway]:
-    with line_gateway(
-        database_url, line=fake_line, telegram=fake_telegram, twilio=fake_twilio
-    ) as running:
-        yield running
+def gateway(line_shop: RunningGateway) -> RunningGateway:
+    """The gateway these tests drive: with LINE set up."""
+    return line_shop
 
 
 def friends(gateway: RunningGateway, line: FakeLine, count: int, *, first: int = 0) -> list[str]:

@@ -4,8 +4,6 @@ fake Messaging API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
@@ -13,27 +11,16 @@ from crm_store.models import Channel, Language, MessagePurpose, OutboxMessage, O
 from crm_store.opt_out_notice import OPT_OUT_NOTICE
 from tests.channels.conftest import RunningGateway, wait_until
 from tests.channels.gateway_helpers import identity, queue
-from tests.channels.line_helpers import LineUser, line_gateway, post_line
-from tests.fakes import FakeTelegram, FakeTwilio
+from tests.channels.line_helpers import LineUser, post_line
 from tests.fakes.line import FakeLine
 
 AMY = "U4af4980629cccccccccccccccccccccc"
 
 
 @pytest.fixture
-def fake_line() -> Iterator[FakeLine]:
-    with FakeLine() as line:
-        yield line
-
-
-@pytest.fixture
-def gateway(
-    database_url: str, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
-) -> Iterator[RunningGateway]:
-    with line_gateway(
-        database_url, line=fake_line, telegram=fake_telegram, twilio=fake_twilio
-    ) as running:
-        yield running
+def gateway(line_shop: RunningGateway) -> RunningGateway:
+    """The gateway these tests drive: with LINE set up."""
+    return line_shop
 
 
 def test_a_line_follower_is_told_how_to_refuse_and_a_refusal_stops_promotions(
