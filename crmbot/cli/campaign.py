@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +32,7 @@ from crm_store.models import (
 )
 from crm_store.settings import get_settings
 from crm_store.tw_sms_rules import template_refusals
-from crm_store.uplift import Uplift
+from crm_store.uplift import Group, Uplift
 from crmbot.cli.common import fail, out, store_session
 
 campaign_app = typer.Typer(
@@ -282,24 +283,30 @@ def campaign_report(
         _print_variants(compared, window)
 
 
-def _print_uplift(uplift: Uplift, window: int) -> None:
-    groups = Table(
+def _groups_table(title: str, window: int, groups: Iterable[tuple[str, Group]]) -> Table:
+    """Each group's customers, orders within the window, conversion and revenue."""
+    table = Table(
         "group",
         "customers",
         f"ordered within {window} days",
         "conversion",
         "revenue per customer",
-        title="Uplift over the customers held out",
+        title=title,
     )
-    for label, group in (("messaged", uplift.sent), ("held out", uplift.held_out)):
-        groups.add_row(
+    for label, group in groups:
+        table.add_row(
             label,
             f"{group.customers:,}",
             f"{group.converted:,}",
             f"{group.conversion:.1%}",
             f"NT${group.revenue_per_customer:,.0f}",
         )
-    out.print(groups)
+    return table
+
+
+def _print_uplift(uplift: Uplift, window: int) -> None:
+    groups = (("messaged", uplift.sent), ("held out", uplift.held_out))
+    out.print(_groups_table("Uplift over the customers held out", window, groups))
     if uplift.conclusive:
         assert uplift.conversion_interval is not None and uplift.revenue_interval is not None
         assert uplift.conversion_difference is not None and uplift.revenue_difference is not None
@@ -338,23 +345,8 @@ def _group_name(group: str) -> str:
 
 
 def _print_variants(compared: VariantComparison, window: int) -> None:
-    groups = Table(
-        "group",
-        "customers",
-        f"ordered within {window} days",
-        "conversion",
-        "revenue per customer",
-        title="Template variants",
-    )
-    for name, group in compared.groups.items():
-        groups.add_row(
-            _group_name(name),
-            f"{group.customers:,}",
-            f"{group.converted:,}",
-            f"{group.conversion:.1%}",
-            f"NT${group.revenue_per_customer:,.0f}",
-        )
-    out.print(groups)
+    groups = [(_group_name(name), group) for name, group in compared.groups.items()]
+    out.print(_groups_table("Template variants", window, groups))
     pairs = [((name, HELD_OUT), uplift) for name, uplift in compared.against_holdout.items()]
     for (first, second), uplift in [*pairs, *compared.pairwise.items()]:
         names = {"first": _group_name(first), "second": _group_name(second)}
