@@ -34,11 +34,10 @@ from channels.privacy import handle_privacy_request
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import Router
 from channels.senders import Sender, TelegramSender, build_senders
-from channels.texts import TELEGRAM_PHONE_LINKED
+from channels.texts import TELEGRAM_PHONE_KEPT, TELEGRAM_PHONE_LINKED
 from channels.workers import ConversationWorkers, recover
 from crm_store.db import make_engine, make_session_factory, session_scope
-from crm_store.models import Author, Channel, MessagePurpose
-from crm_store.outbox import enqueue
+from crm_store.models import Channel, MessagePurpose
 from crm_store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -140,21 +139,16 @@ class Gateway:
             answered = False
             if isinstance(event, telegram.PhoneShared):
                 found = telegram.link_phone(session, stored.identity, event.phone)
-                if found:
-                    enqueue(
-                        session,
-                        key=f"linked:{stored.message.id}",
-                        identity=stored.identity,
-                        conversation=stored.conversation,
-                        text=TELEGRAM_PHONE_LINKED[stored.identity.customer.language],
-                        purpose=MessagePurpose.REPLY,
-                        author=Author.SYSTEM,
-                        now=now,
-                    )
-                stored.message.handled_at = now
+                texts = TELEGRAM_PHONE_LINKED if found else TELEGRAM_PHONE_KEPT
+                text = texts[stored.identity.customer.language]  # the joined customer's
+                stored.answer(
+                    session, kind="linked", text=text, purpose=MessagePurpose.REPLY, now=now
+                )
                 answered = True
             elif isinstance(event, line.LineMessage):
-                answered = line.after_stored(session, event, stored, now=now)
+                answered = line.after_stored(
+                    session, event, stored, settings=self.settings, now=now
+                )
             elif inbound.channel is Channel.SMS:
                 answered = sms.handle_keyword(session, stored, settings=self.settings, now=now)
             if not answered:  # a refusal or a data request is answered here, on any channel

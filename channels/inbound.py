@@ -33,7 +33,9 @@ from crm_store.models import (
     Direction,
     Language,
     Message,
+    MessagePurpose,
 )
+from crm_store.outbox import enqueue
 from crm_store.settings import Settings
 
 LANGUAGE_SWITCH = "language_switch"
@@ -85,6 +87,23 @@ class Stored:
     @property
     def language(self) -> Language:
         return self.customer.language
+
+    def answer(
+        self, session: Session, *, kind: str, text: str, purpose: MessagePurpose, now: datetime
+    ) -> None:
+        """Answer the message here instead of through the bot: `text` is queued once (keyed
+        by `kind` and the message) and the message counts as handled."""
+        enqueue(
+            session,
+            key=f"{kind}:{self.message.id}",
+            identity=self.identity,
+            conversation=self.conversation,
+            text=text,
+            purpose=purpose,
+            author=Author.SYSTEM,
+            now=now,
+        )
+        self.message.handled_at = now
 
 
 _STORED_BEFORE = select(Message.id).where(

@@ -13,13 +13,17 @@ groups, beacons…) are acknowledged and ignored.
 - `follow` / `unfollow` (the user adds or blocks the account) set whether the user can be
   reached and their consent to the shop's messages, as blocking does on Telegram.
 - LINE shares no phone numbers, so a user proves who they are by writing the phone number
-  and an order number the store holds together ("0912345678 A1234567"); the chat is then
-  joined to that customer. A number alone proves nothing and joins nothing.
+  and an order number the store holds together ("0912345678 A1234567"), or a known phone
+  number alone and then the code we text to it (`crm_store.link_codes`); the chat is
+  then joined to that customer. A number anyone could type joins nothing by itself, and
+  an order number alone is a question about the order, which the bot answers.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,8 +36,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.inbound import Inbound, MalformedPayload, Stored
-from channels.texts import LINE_CUSTOMER_LINKED
-from crm_store import line_usage
+from channels.texts import (
+    LINE_CUSTOMER_LINKED,
+    LINE_PHONE_VERIFIED,
+    LINK_CODE_SENT,
+    LINK_CODE_SMS,
+    LINK_CODE_SPENT,
+    LINK_CODE_UNAVAILABLE,
+    LINK_CODE_WRONG,
+    say,
+)
+from crm_store import line_usage, link_codes
 from crm_store.conversations import identity_for
 from crm_store.customers import merge_customer
 from crm_store.models import Author, Channel, ChannelIdentity, Language, MessagePurpose
@@ -47,8 +60,11 @@ from crm_store.settings import Settings
 class LineMessage:
     inbound: Inbound
     reply_token: str | None
-    # The phone and order numbers the message gives, when it gives both.
-    proof: tuple[str, str] | None = None
+    # The phone number the message gives, and the order number, normalised.
+    phone: str | None = None
+    order: str | None = None
+    # Whether the phone number is about all it says ("我的手機 0912345678").
+    phone_alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +139,7 @@ def _event(raw: dict[str, Any], *, default_region: str) -> LineEvent | None:
             channel_message_id=message.webhook_event_id,
         ),
         reply_token=None if redelivered else message.reply_token,
-        proof=_proof(text, default_region=default_region),
+        **_numbers(text, default_region=default_region),
     )
 
 
@@ -134,17 +150,26 @@ def _user(source: Any) -> str:
     return user_id
 
 
-def _proof(text: str, *, default_region: str) -> tuple[str, str] | None:
-    """The phone number and order number `text` gives, when it gives both."""
+# Past this many other characters, a message with a phone number in it says more than
+# "here is my number" ("我的手機號碼是", "my phone number is"), and the bot must read it.
+_ABOUT_A_NUMBER = 20
+
+
+def _numbers(text: str, *, default_region: str) -> dict[str, Any]:
+    """The phone and order numbers `text` gives, as `LineMessage` fields."""
     order = ORDER_NUMBER_IN_TEXT.search(text)
-    if order is None:
-        return None
+    found: dict[str, Any] = {"order": order.group().upper() if order else None}
     for match in phonenumbers.PhoneNumberMatcher(text, default_region):
         try:
-            return normalize_phone(match.raw_string, default_region), order.group().upper()
+            found["phone"] = normalize_phone(match.raw_string, default_region)
         except InvalidPhoneNumber:
             continue
-    return None
+        rest = (text[: match.start] + text[match.end :]).strip()
+        found["phone_alone"] = len(rest) <= _ABOUT_A_NUMBER and not any(
+            mark in rest for mark in "?？"
+        )
+        break
+    return found
 
 
 def mark_follow(session: Session, event: LineFollow, *, settings: Settings, now: datetime) -> None:
@@ -172,27 +197,29 @@ def mark_follow(session: Session, event: LineFollow, *, settings: Settings, now:
     identity.last_seen_at = now
 
 
-def after_stored(session: Session, event: LineMessage, stored: Stored, *, now: datetime) -> bool:
+def after_stored(
+    session: Session, event: LineMessage, stored: Stored, *, settings: Settings, now: datetime
+) -> bool:
     """Keep the message's reply token, and join the chat to the customer it proves to be;
     True when that answered the message (it goes no further)."""
     if event.reply_token is not None:
         line_usage.keep_reply_token(
             session, user_id=stored.identity.address, token=event.reply_token, now=now
         )
-    if event.proof is None or not link_customer(session, stored.identity, *event.proof):
-        return False
-    enqueue(
-        session,
-        key=f"linked:{stored.message.id}",
-        identity=stored.identity,
-        conversation=stored.conversation,
-        text=LINE_CUSTOMER_LINKED[stored.identity.customer.language],
-        purpose=MessagePurpose.REPLY,
-        author=Author.SYSTEM,
-        now=now,
-    )
-    stored.message.handled_at = now
-    return True
+    if (
+        event.phone
+        and event.order
+        and link_customer(session, stored.identity, event.phone, event.order)
+    ):
+        _answer(session, stored, LINE_CUSTOMER_LINKED, now=now)
+        return True
+    code = _code_in(stored.message.text)
+    if code is not None and link_codes.pending(session, stored.identity, now=now):
+        _redeem(session, stored, code, now=now)
+        return True
+    if event.phone is not None and event.phone_alone:
+        return _send_code(session, stored, event.phone, settings=settings, now=now)
+    return False
 
 
 def link_customer(session: Session, identity: ChannelIdentity, phone: str, order: str) -> bool:
@@ -201,17 +228,80 @@ def link_customer(session: Session, identity: ChannelIdentity, phone: str, order
     found = find_order(session, order)
     if found is None:
         return False
-    known = session.scalar(
+    known = _known_phone(session, phone)
+    if known is None or known.customer_id != found.customer_id:
+        return False
+    _join(session, identity, known)
+    return True
+
+
+def _known_phone(session: Session, phone: str) -> ChannelIdentity | None:
+    return session.scalar(
         select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.SMS,
-            ChannelIdentity.address == phone,
-            ChannelIdentity.customer_id == found.customer_id,
+            ChannelIdentity.channel == Channel.SMS, ChannelIdentity.address == phone
         )
     )
-    if known is None:
-        return False
-    if known.customer_id != identity.customer_id:
+
+
+def _join(session: Session, chat: ChannelIdentity, phone: ChannelIdentity) -> None:
+    if phone.customer_id != chat.customer_id:
         merge_customer(
-            session, source=identity.customer, into=known.customer, actor=f"line:{identity.address}"
+            session, source=chat.customer, into=phone.customer, actor=f"line:{chat.address}"
         )
+
+
+def _send_code(
+    session: Session, stored: Stored, phone: str, *, settings: Settings, now: datetime
+) -> bool:
+    """Text a code to `phone` when the shop knows it; False (the bot reads the message)
+    when it does not, or it is the chat's own already."""
+    known = _known_phone(session, phone)
+    if known is None or known.customer_id == stored.identity.customer_id:
+        return False
+    code = (
+        link_codes.issue(session, chat=stored.identity, phone=known, now=now)
+        if known.may_receive_service
+        else None
+    )
+    if code is None:
+        _answer(session, stored, LINK_CODE_UNAVAILABLE, now=now)
+        return True
+    enqueue(
+        session,
+        key=f"link-code:{stored.message.id}",
+        identity=known,
+        text=say(LINK_CODE_SMS, known.customer.language, shop=settings.shop_name, code=code),
+        purpose=MessagePurpose.TRANSACTIONAL,
+        author=Author.SYSTEM,
+        now=now,
+    )
+    _answer(session, stored, LINK_CODE_SENT, now=now, last_digits=phone[-4:])
     return True
+
+
+def _redeem(session: Session, stored: Stored, code: str, *, now: datetime) -> None:
+    redeemed = link_codes.redeem(session, chat=stored.identity, code=code, now=now)
+    if redeemed.phone is not None:
+        _join(session, stored.identity, redeemed.phone)
+        _answer(session, stored, LINE_PHONE_VERIFIED, now=now)
+    elif redeemed.tries_left:
+        _answer(session, stored, LINK_CODE_WRONG, now=now, tries=str(redeemed.tries_left))
+    else:
+        _answer(session, stored, LINK_CODE_SPENT, now=now)
+
+
+# Six digits, as people type them: with spaces, or full-width from a Chinese keyboard.
+_CODE = re.compile(r"\s*(\d)\s*(\d)\s*(\d)\s*(\d)\s*(\d)\s*(\d)\s*", re.ASCII)
+
+
+def _code_in(text: str) -> str | None:
+    match = _CODE.fullmatch(unicodedata.normalize("NFKC", text))
+    return "".join(match.groups()) if match else None
+
+
+def _answer(
+    session: Session, stored: Stored, texts: dict[Language, str], *, now: datetime, **values: str
+) -> None:
+    # In the chat's customer's language, which a join may just have changed.
+    text = say(texts, stored.identity.customer.language, **values)
+    stored.answer(session, kind="linked", text=text, purpose=MessagePurpose.REPLY, now=now)

@@ -19,8 +19,7 @@ from channels.inbound import Stored
 from channels.privacy_phrases import PrivacyRequest, privacy_requests
 from crm_store.consent import set_consent
 from crm_store.data_requests import record_request
-from crm_store.models import Author, DataRequestKind, Language, MessagePurpose
-from crm_store.outbox import enqueue
+from crm_store.models import DataRequestKind, Language, MessagePurpose
 from crm_store.personal_data import HeldData, held_data
 
 OPTED_OUT = {
@@ -161,15 +160,11 @@ def handle_privacy_request(session: Session, stored: Stored, *, now: datetime) -
             answers.append(summary(held_data(session, customer), language))
         else:
             answers.append(RECEIVED[request][language])
-    enqueue(
+    stored.answer(
         session,
-        key=f"privacy:{stored.message.id}",
-        identity=stored.identity,
-        conversation=stored.conversation,
+        kind="privacy",
         text="\n\n".join(answers),
         purpose=MessagePurpose.COMPLIANCE,
-        author=Author.SYSTEM,
         now=now,
     )
-    stored.message.handled_at = now
     return True

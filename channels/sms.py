@@ -15,14 +15,12 @@ from channels.texts import SMS_HELP, SMS_OPTED_IN, SMS_OPTED_OUT, say
 from crm_store import outbox_results
 from crm_store.consent import set_consent
 from crm_store.models import (
-    Author,
     Channel,
     ChannelIdentity,
     DeliveryStatus,
     MessagePurpose,
     OutboxMessage,
 )
-from crm_store.outbox import enqueue
 from crm_store.phones import InvalidPhoneNumber, normalize_phone
 from crm_store.settings import Settings
 
@@ -112,17 +110,13 @@ def handle_keyword(session: Session, stored: Stored, *, settings: Settings, now:
         texts = SMS_OPTED_IN if opted_in else SMS_OPTED_OUT
     else:
         texts = SMS_HELP
-    enqueue(
+    stored.answer(
         session,
-        key=f"keyword:{stored.message.id}",
-        identity=identity,
-        conversation=stored.conversation,
+        kind="keyword",
         text=say(texts, stored.language, shop=settings.shop_name),
         purpose=MessagePurpose.COMPLIANCE,
-        author=Author.SYSTEM,
         now=now,
     )
-    stored.message.handled_at = now
     return True
 
 

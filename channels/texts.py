@@ -66,10 +66,52 @@ TELEGRAM_PHONE_LINKED = {
     "so order questions will be quicker now 😊",
 }
 
+# A Telegram user shared a phone number the shop does not know yet: it is kept for next time.
+TELEGRAM_PHONE_KEPT = {
+    Language.ZH_TW: "謝謝！已記下您的電話號碼，之後查詢訂單會更快 😊",
+    Language.EN: "Thanks! I've noted your phone number, so order questions will be quicker 😊",
+}
+
 # A LINE user gave a phone number and an order number that are one known customer's.
 LINE_CUSTOMER_LINKED = {
     Language.ZH_TW: "謝謝！已用您的電話和訂單號碼找到會員資料，之後查詢訂單會更快 😊",
     Language.EN: "Thanks! I've found your customer record by your phone and order numbers, "
+    "so order questions will be quicker now 😊",
+}
+
+
+# A LINE user gave only a phone number the shop knows: a code goes to it by SMS, and
+# writing the code back in LINE joins the chat to that phone's customer.
+LINK_CODE_SMS = {
+    Language.ZH_TW: "您將 LINE 與{shop}綁定的驗證碼：{code}，10 分鐘內有效。"
+    "若不是您本人要求，請忽略此簡訊。",
+    Language.EN: "Your code to link your LINE chat with {shop}: {code}. It works for 10 minutes. "
+    "If you didn't ask for it, please ignore this message.",
+}
+LINK_CODE_SENT = {
+    Language.ZH_TW: "為了確認是您本人，我們已傳簡訊到尾號 {last_digits} 的手機，"
+    "請在 10 分鐘內把簡訊裡的 6 位數驗證碼回覆在這裡 🙏",
+    Language.EN: "To make sure it's you, we've texted a 6-digit code to the phone ending in "
+    "{last_digits}. Please write it here within 10 minutes 🙏",
+}
+LINK_CODE_UNAVAILABLE = {
+    Language.ZH_TW: "抱歉，目前無法傳驗證碼到這個號碼。請把手機號碼和一筆訂單編號一起傳給我們，"
+    "例如「0912345678 A1234567」。",
+    Language.EN: "Sorry, we can't text a code to that number right now. Please send us your "
+    'phone number together with an order number instead, e.g. "0912345678 A1234567".',
+}
+LINK_CODE_WRONG = {
+    Language.ZH_TW: "驗證碼不對喔，還可以再試 {tries} 次。",
+    Language.EN: "That code doesn't match. You have {tries} more tries.",
+}
+LINK_CODE_SPENT = {
+    Language.ZH_TW: "驗證碼錯誤太多次了。如果還要綁定，請重新傳一次手機號碼，我們會寄新的驗證碼。",
+    Language.EN: "That's too many wrong codes. To link your chat, send your phone number again "
+    "and we'll text you a new code.",
+}
+LINE_PHONE_VERIFIED = {
+    Language.ZH_TW: "驗證成功，謝謝！已找到您的會員資料，之後查詢訂單會更快 😊",
+    Language.EN: "That's the right code, thanks! I've found your customer record, "
     "so order questions will be quicker now 😊",
 }
 

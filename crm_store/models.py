@@ -372,6 +372,25 @@ class LineReplyToken(Base):
     received_at: Mapped[datetime]
 
 
+class LinkCode(Base):
+    """A one-time code sent by SMS to a known phone, which a chat writes back to prove
+    the phone is theirs (see `crm_store.link_codes`); a chat's newest is the live one,
+    the others are kept for a day to count the codes each phone was sent."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_identity_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True
+    )
+    phone_identity_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(6))
+    issued_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class LinePushCount(Base):
     """The pushes sent over LINE in a month, which the plan's quota counts."""
 

@@ -7,6 +7,7 @@ reply: the answer a customer waits for, sent with their reply token.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -214,10 +215,63 @@ def test_a_phone_and_order_number_of_a_known_customer_join_the_line_chat_to_them
             session, phone="+886912345001", language=Language.ZH_TW, name="林美華"
         )
     amy, ben = LineUser(gateway, fake_line, AMY), LineUser(gateway, fake_line, BEN)
-    ben.writes("我的電話是0912345001")  # a number alone proves nothing
+    ben.writes("請問 0912345001 這支手機的訂單寄出了嗎？")  # a question: the bot reads it
     fake_line.wait_for_sent(BEN)
     assert ben.customer_id != customer_id
+    assert gateway.twilio.sent == []  # and no code went to the phone
     amy.writes(f"你好 我是林美華 手機 0912-345-001 訂單{order.lower()}")
     [linked] = fake_line.wait_for_sent(AMY)
     assert linked["kind"] == "reply" and "找到會員資料" in linked["text"]
     assert amy.customer_id == customer_id
+
+
+def code_in(sms: str) -> str:
+    [code] = re.findall(r"(?<!\d)\d{6}(?!\d)", sms)
+    return code
+
+
+def test_a_known_phone_alone_is_proved_by_the_code_texted_to_it(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    with gateway.store() as session:
+        customer_id, _ = make_customer_with_late_order(
+            session, phone="+886912345002", language=Language.ZH_TW, name="陳怡君"
+        )
+    amy = LineUser(gateway, fake_line, AMY)
+    assert "尾號 5002" in amy.says("我的手機 0912 345 002")
+    [sms] = gateway.twilio.wait_for_sent("+886912345002")
+    code = code_in(sms["body"])
+    assert amy.customer_id != customer_id  # not until the code comes back
+    wrong = "000000" if code != "000000" else "111111"
+    assert "還可以再試 4 次" in amy.says(wrong)
+    full_width_with_spaces = (
+        " ".join(code[:3])
+        + "　"
+        + code[3:].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    )
+    assert "驗證成功" in amy.says(full_width_with_spaces)
+    assert amy.customer_id == customer_id
+    assert gateway.count(Customer) == 1
+
+
+def test_someone_elses_phone_gets_a_code_but_guessing_joins_nothing_and_codes_run_out(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    with gateway.store() as session:
+        customer_id, _ = make_customer_with_late_order(
+            session, phone="+886912345003", language=Language.EN, name="Grace Lin"
+        )
+    ben = LineUser(gateway, fake_line, BEN)
+    assert "ending in 5003" in ben.says("my number is +886 912 345 003")
+    [sms] = gateway.twilio.wait_for_sent("+886912345003")
+    assert "If you didn't ask for it" in sms["body"]  # in the phone's owner's language
+    code = code_in(sms["body"])
+    guesses = [f"{n:06d}" for n in range(1, 7) if f"{n:06d}" != code][:5]
+    answers = [ben.says(guess) for guess in guesses]
+    assert "4 more tries" in answers[0] and "too many wrong codes" in answers[-1]
+    assert ben.customer_id != customer_id
+    for _ in range(2):  # the phone's codes for the hour: three in all
+        assert "ending in 5003" in ben.says("0912345003")
+    assert "4 more tries" in ben.says(code)  # a spent code is no good against the new one
+    assert "can't text a code" in ben.says("0912345003")
+    assert len(gateway.twilio.wait_for_sent("+886912345003", 3)) == 3

@@ -211,6 +211,19 @@ def test_sharing_a_phone_contact_links_the_chat_to_the_known_customer(
     assert any("會員資料" in reply["text"] for reply in replies)
 
 
+def test_sharing_a_phone_the_shop_does_not_know_keeps_it_and_says_so(
+    gateway: RunningGateway,
+) -> None:
+    contact = telegram_contact_update(410, 5018, "+1 415 555 0100")
+    assert gateway.post_telegram(contact).status_code == 200
+    [reply] = gateway.telegram.wait_for_sent(5018)
+    assert "已記下您的電話號碼" in reply["text"]  # the chat is zh-hant
+    chat = gateway.query(lambda s: identity(s, Channel.TELEGRAM, "5018"))
+    kept = gateway.query(lambda s: identity(s, Channel.SMS, "+14155550100"))
+    assert kept.customer_id == chat.customer_id
+    assert kept.marketing_consent is False  # sharing a number is not agreeing to offers
+
+
 def test_long_polling_takes_updates_when_there_is_no_webhook(
     database_url: str, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
 ) -> None:

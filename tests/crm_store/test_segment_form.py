@@ -48,7 +48,10 @@ def test_from_dict_and_to_dict_round_trip() -> None:
         ({"tiers": "gold"}, "tiers must be a list"),
         ({"languages": ["zh-CN"]}, "unknown language 'zh-CN'; allowed: zh-TW, en"),
         ({"channels": ["email"]}, "unknown channel 'email'; allowed: telegram, sms, webchat"),
-        ({"channels": ["webchat"]}, "cannot be sent on channel 'webchat'; allowed: telegram, line, sms"),
+        (
+            {"channels": ["webchat"]},
+            "cannot be sent on channel 'webchat'; allowed: telegram, line, sms",
+        ),
         ({"birth_months": [13]}, "birth month 13 is not a month number"),
         ({"birth_months": ["6"]}, "birth month '6' is not a month number"),
         ({"tags": [" "]}, "tag '' must be a text"),
