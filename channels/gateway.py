@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels import line, mitake, sms, telegram, webchat
 from channels.dispatch import Dispatcher, utc_now
 from channels.inbound import Inbound, MalformedPayload, store_inbound
+from channels.line_profiles import LineProfiles
+from channels.line_sender import LineSender
 from channels.metrics import Metrics
 from channels.privacy import handle_privacy_request
 from channels.rasa_client import RasaClient, RasaUnavailable
@@ -82,6 +84,12 @@ class Gateway:
             clock=clock,
             name=name,
             dispatcher=self.dispatcher,
+        )
+        line_sender = senders.get(Channel.LINE)
+        self.line_profiles = (
+            LineProfiles(factory, lambda: line_sender.api)
+            if isinstance(line_sender, LineSender)
+            else None
         )
         self.workers = ConversationWorkers(
             self.router,
@@ -235,6 +243,9 @@ def create_app(
                 await asyncio.wait_for(gateway.dispatcher.drain(), timeout=5)
             # A cancelled task's store work goes on in its thread: let it end (and give
             # its connection back) before the engine goes.
+            if gateway.line_profiles is not None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(gateway.line_profiles.wait(), timeout=5)
             await asyncio.get_running_loop().shutdown_default_executor()
             for sender in senders.values():
                 await sender.close()
@@ -279,8 +290,12 @@ def create_app(
             events = line.parse_webhook(body, default_region=settings.default_region)
         except MalformedPayload as error:
             return refuse("line", 400, f"malformed webhook: {error}")
+        gateway = gateway_of(request)
         for event in events:
-            await gateway_of(request).accept(event)
+            await gateway.accept(event)
+            following = not isinstance(event, line.LineFollow) or event.following
+            if gateway.line_profiles is not None and following:
+                gateway.line_profiles.look_up(event.user_id)
         return Response(status_code=200)
 
     async def signed_form(request: Request, endpoint: str) -> dict[str, str] | Response:

@@ -66,6 +66,10 @@ class LineMessage:
     # Whether the phone number is about all it says ("我的手機 0912345678").
     phone_alone: bool = False
 
+    @property
+    def user_id(self) -> str:
+        return self.inbound.address
+
 
 @dataclass(frozen=True, slots=True)
 class LineFollow:

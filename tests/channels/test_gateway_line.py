@@ -207,6 +207,47 @@ def test_follow_gives_consent_and_unfollow_takes_it_and_reachability_away(
     assert gateway.count(Customer) == 1
 
 
+def line_customer(gateway: RunningGateway, user_id: str) -> tuple[str | None, str, Language]:
+    """The chat's name, its customer's name and language."""
+    chat = gateway.query(lambda s: identity(s, Channel.LINE, user_id))
+    customer = gateway.query(lambda s: s.get(Customer, chat.customer_id))
+    return chat.display_name, customer.name, customer.language
+
+
+def test_a_new_friend_is_named_from_their_line_profile_and_written_to_in_its_language(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    fake_line.profiles[AMY] = {"displayName": "Amy 林 🌸", "language": "en"}
+    assert post_line(gateway, fake_line.follow_event(AMY)).status_code == 200
+    wait_until(lambda: line_customer(gateway, AMY)[0] is not None, what="the profile read")
+    assert line_customer(gateway, AMY) == ("Amy 林 🌸", "Amy 林 🌸", Language.EN)
+
+
+def test_a_profile_names_a_writing_customer_but_their_own_words_keep_their_language(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    fake_line.profiles[BEN] = {"displayName": "阿斌", "language": "en"}
+    ben = LineUser(gateway, fake_line, BEN)
+    ben.writes("請問今天有營業嗎")
+    wait_until(lambda: line_customer(gateway, BEN)[0] is not None, what="the profile read")
+    assert line_customer(gateway, BEN) == ("阿斌", "阿斌", Language.ZH_TW)
+    ben.writes("謝謝")
+    fake_line.wait_for_sent(BEN)
+    assert fake_line.profile_requests == [BEN]  # asked once
+
+
+def test_a_user_line_has_no_profile_for_keeps_their_id_and_is_not_asked_again(
+    gateway: RunningGateway, fake_line: FakeLine
+) -> None:
+    amy = LineUser(gateway, fake_line, AMY)
+    amy.writes("hello?")
+    wait_until(lambda: fake_line.profile_requests == [AMY], what="the profile asked for")
+    amy.writes("anyone there")
+    fake_line.wait_for_sent(AMY)
+    assert fake_line.profile_requests == [AMY]
+    assert line_customer(gateway, AMY) == (None, AMY, Language.EN)
+
+
 def test_a_phone_and_order_number_of_a_known_customer_join_the_line_chat_to_them(
     gateway: RunningGateway, fake_line: FakeLine
 ) -> None:

@@ -49,6 +49,9 @@ class FakeLine(LoopbackServer):
         self._lose_push_answers = 0
         # Pushes the shop made outside this project (LINE's own tools): LINE counts them.
         self.pushed_elsewhere = 0
+        # The profiles LINE gives (user id → its JSON); other users are not found.
+        self.profiles: dict[str, JSONDict] = {}
+        self.profile_requests: list[str] = []
 
     @property
     def base_url(self) -> str:
@@ -129,11 +132,22 @@ class FakeLine(LoopbackServer):
             return json_reply(200, {"type": "limited", "value": self.quota})
         if route == ("GET", "/v2/bot/message/quota/consumption"):
             return json_reply(200, {"totalUsage": self.pushes + self.pushed_elsewhere})
+        if method == "GET" and route[1].startswith("/v2/bot/profile/"):
+            return self._profile(route[1].removeprefix("/v2/bot/profile/"))
         if route == ("POST", "/v2/bot/message/reply"):
             return self._reply(json.loads(body))
         if route == ("POST", "/v2/bot/message/push"):
             return self._push(json.loads(body), headers.get("X-Line-Retry-Key"))
         return json_reply(404, {"message": "Not found"})
+
+    def _profile(self, user_id: str) -> Reply:
+        with self._cond:
+            self.profile_requests.append(user_id)
+            profile = self.profiles.get(user_id)
+            self._cond.notify_all()
+        if profile is None:
+            return json_reply(404, {"message": "Not found"})
+        return json_reply(200, {"userId": user_id, **profile})
 
     def _reply(self, request: JSONDict) -> Reply:
         token = request.get("replyToken")
