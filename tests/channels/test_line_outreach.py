@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from channels.line import LineFollow, mark_follow
 from crm_store import line_usage
 from crm_store.conversations import open_conversation
 from crm_store.customers import zone
@@ -25,6 +26,7 @@ from crm_store.models import (
     Language,
     MessagePurpose,
     OutboxMessage,
+    OutboxStatus,
     SatisfactionSurvey,
     SurveyStatus,
     Ticket,
@@ -35,7 +37,7 @@ from crm_store.policy import load_policy
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
 from crm_store.tickets import resolve_ticket, schedule_survey
-from scheduler.outreach import survey
+from scheduler.outreach import birthday, survey
 from scheduler.service import run_planners
 from tests.bot.test_complaint_conversations import said
 from tests.channels.conftest import RunningGateway, wait_until
@@ -243,6 +245,29 @@ def test_a_line_user_who_blocked_the_account_gets_nothing_and_the_tick_goes_on(
     with line_shop.store() as session:
         back = preferred_identity(session, gone, marketing=True)
         assert back is not None and back.address == GONE
+
+
+def test_a_greeting_queued_before_the_user_blocked_the_account_is_cancelled_when_due(
+    line_shop: RunningGateway, fake_line: FakeLine
+) -> None:
+    now = datetime.now(UTC)
+    mei = follows(line_shop, fake_line, MEI, name="林美華", birthday=born_today())
+    follows(line_shop, fake_line, JOHN, name="陳志明", birthday=born_today())
+    with line_shop.store() as session, session.begin():
+        assert birthday.plan(session, now=now, settings=at_midnight(line_shop)) == 2
+        # Mei blocks the account after the tick queued her greeting, before it goes out.
+        mark_follow(
+            session, LineFollow(user_id=MEI, following=False), settings=line_shop.settings, now=now
+        )
+    line_shop.gateway.dispatcher.wake()
+    assert "生日快樂" in fake_line.wait_for_sent(JOHN)[0]["text"]
+    wait_until(
+        lambda: [row.status for row in outreach_rows(line_shop, mei)] == [OutboxStatus.CANCELLED],
+        what="Mei's greeting cancelled",
+    )
+    assert fake_line.sent_to(MEI) == []
+    wait_until(lambda: pushes_counted(line_shop) == 1, what="John's push counted")
+    assert fake_line.pushes == 1
 
 
 # --- satisfaction surveys -----------------------------------------------------------------
