@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, select
 from sqlalchemy.orm import Session
 
+from crm_store.line_usage import LinePlan
 from crm_store.models import Channel, ChannelIdentity
+from crm_store.settings import Settings
 
 # Web chat visitors are anonymous page sessions that only see replies while the page is
 # open, so outreach goes out on Telegram, LINE and SMS only; Telegram first, as it costs
@@ -66,3 +69,27 @@ def preferred_identity(
         .order_by(*choice.order)
         .limit(1)
     ).first()
+
+
+class PushBudget:
+    """The month's LINE pushes left while a planner chooses where its messages go: LINE is
+    a choice while some are left, then the customer's next channel is (a greeting by SMS
+    rather than one LINE would refuse). From the store's count of the month's pushes."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    @classmethod
+    def of(cls, session: Session, settings: Settings, *, now: datetime) -> PushBudget:
+        return cls(LinePlan.of(settings).meter(session, now=now).left)
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        if self.left > 0:
+            return OUTREACH_CHANNELS
+        return tuple(channel for channel in OUTREACH_CHANNELS if channel is not Channel.LINE)
+
+    def spend(self, identity: ChannelIdentity, *, new: bool) -> None:
+        """Count a message queued to `identity` (`new`: not one queued before)."""
+        if new and identity.channel is Channel.LINE:
+            self.left -= 1

@@ -12,7 +12,7 @@ from crm_store.customers import customers_with_birthday_today, zone
 from crm_store.holdouts import outreach_held_out
 from crm_store.models import Author, CouponPurpose, Language, MessagePurpose
 from crm_store.outbox import enqueue
-from crm_store.reach import preferred_identity
+from crm_store.reach import PushBudget, preferred_identity
 from crm_store.settings import Settings
 from crm_store.templates import first_name
 
@@ -35,8 +35,11 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     once (29 February birthdays on 28 February in other years, by the store's query).
     """
     queued = 0
+    budget = PushBudget.of(session, settings, now=now)
     for customer in customers_with_birthday_today(session, now=now):
-        identity = preferred_identity(session, customer.id, marketing=True)
+        identity = preferred_identity(
+            session, customer.id, marketing=True, channels=budget.channels
+        )
         if identity is None:
             continue
         local = now.astimezone(zone(customer.timezone))
@@ -75,5 +78,6 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
             now=now,
             not_before=max(now, at),
         )
+        budget.spend(identity, new=greeting.new)
         queued += greeting.new
     return queued

@@ -20,7 +20,7 @@ from crm_store.models import (
     Ticket,
 )
 from crm_store.outbox import enqueue
-from crm_store.reach import preferred_identity
+from crm_store.reach import PushBudget, preferred_identity
 from crm_store.settings import Settings
 
 SURVEY = {
@@ -40,6 +40,7 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     """Ask due surveys, remind once after `survey_reminder_after_hours`, then give up."""
     wait = timedelta(hours=settings.survey_reminder_after_hours)
     queued = 0
+    budget = PushBudget.of(session, settings, now=now)
     due = session.scalars(
         select(SatisfactionSurvey).where(
             SatisfactionSurvey.status == SurveyStatus.SCHEDULED,
@@ -47,7 +48,9 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
         )
     ).all()
     for survey in due:
-        asked = _ask(session, survey, key=f"survey:{survey.id}", texts=SURVEY, now=now)
+        asked = _ask(
+            session, survey, key=f"survey:{survey.id}", texts=SURVEY, budget=budget, now=now
+        )
         if asked is None:
             survey.status = SurveyStatus.CANCELLED
             continue
@@ -62,7 +65,9 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     ).all()
     for survey in unanswered:
         reminder = f"survey:{survey.id}:reminder"
-        queued += _ask(session, survey, key=reminder, texts=SURVEY_REMINDER, now=now) or 0
+        queued += (
+            _ask(session, survey, key=reminder, texts=SURVEY_REMINDER, budget=budget, now=now) or 0
+        )
         survey.status = SurveyStatus.REMINDED
         survey.reminded_at = now
     expired = session.scalars(
@@ -76,14 +81,18 @@ def plan(session: Session, *, now: datetime, settings: Settings) -> int:
     return queued
 
 
-def _survey_identity(session: Session, survey: SatisfactionSurvey) -> ChannelIdentity | None:
+def _survey_identity(
+    session: Session, survey: SatisfactionSurvey, budget: PushBudget
+) -> ChannelIdentity | None:
     """The channel the complaint came in on, else the customer's preferred one."""
     ticket = session.get(Ticket, survey.ticket_id) if survey.ticket_id else None
     if ticket is not None and ticket.conversation_id is not None:
-        conversation = session.get_one(Conversation, ticket.conversation_id)
-        if conversation.identity.reachable and not conversation.identity.opted_out:
-            return conversation.identity
-    return preferred_identity(session, survey.customer_id, marketing=False)
+        identity = session.get_one(Conversation, ticket.conversation_id).identity
+        if identity.reachable and not identity.opted_out and identity.channel in budget.channels:
+            return identity
+    return preferred_identity(
+        session, survey.customer_id, marketing=False, channels=budget.channels
+    )
 
 
 def _ask(
@@ -92,10 +101,11 @@ def _ask(
     *,
     key: str,
     texts: dict[Language, str],
+    budget: PushBudget,
     now: datetime,
 ) -> int | None:
     """Queue the question; how many messages were new (0 or 1), None with no identity."""
-    identity = _survey_identity(session, survey)
+    identity = _survey_identity(session, survey, budget)
     if identity is None:
         return None
     customer = session.get_one(Customer, survey.customer_id)
@@ -116,4 +126,5 @@ def _ask(
         author=Author.BOT,
         now=now,
     )
+    budget.spend(identity, new=question.new)
     return int(question.new)

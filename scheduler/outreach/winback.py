@@ -20,7 +20,7 @@ from crm_store.models import (
     OutreachHoldout,
 )
 from crm_store.outbox import enqueue
-from crm_store.reach import preferred_identity
+from crm_store.reach import PushBudget, preferred_identity
 from crm_store.settings import Settings
 from crm_store.templates import first_name
 
@@ -39,6 +39,7 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
     (sent nothing, and not asked again sooner); a later order counts as won back."""
     every = timedelta(days=settings.winback_every_days)
     queued = 0
+    budget = PushBudget.of(session, settings, now=now)
     for customer in lapsed_customers(
         session,
         now=now,
@@ -64,7 +65,9 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
         )
         if recent is not None or held_recently is not None:
             continue
-        identity = preferred_identity(session, customer.id, marketing=True)
+        identity = preferred_identity(
+            session, customer.id, marketing=True, channels=budget.channels
+        )
         if identity is None:
             continue
         key = f"winback:{customer.id}:{now:%Y%m%d}"
@@ -87,7 +90,7 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
             key=key,
         )
         text = WINBACK[customer.language].format(name=first_name(customer.name), code=coupon.code)
-        enqueue(
+        message = enqueue(
             session,
             key=key,
             identity=identity,
@@ -96,5 +99,6 @@ def plan(session: Session, *, now: datetime, settings: Settings, limit: int = 50
             author=Author.SYSTEM,
             now=now,
         )
+        budget.spend(identity, new=message.new)
         queued += 1
     return queued

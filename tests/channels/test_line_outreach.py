@@ -21,6 +21,7 @@ from crm_store.conversations import open_conversation
 from crm_store.customers import zone
 from crm_store.models import (
     Channel,
+    ChannelIdentity,
     Conversation,
     ConversationMode,
     Language,
@@ -216,6 +217,45 @@ def test_a_customer_on_line_and_sms_is_greeted_on_line_only(
         Channel.LINE,  # the greeting
     ]
     assert fake_twilio.sent == []
+
+
+def test_when_the_months_line_pushes_run_out_greetings_go_by_sms_to_who_has_it(
+    line_shop: RunningGateway, fake_line: FakeLine, fake_twilio: FakeTwilio
+) -> None:
+    mei = follows(line_shop, fake_line, MEI, name="林美華", birthday=born_today())
+    gone_by_sms = follows(line_shop, fake_line, JOHN, name="陳志明", birthday=born_today())
+    with line_shop.store() as session, session.begin():
+        customer = identity(session, Channel.LINE, JOHN).customer
+        customer.identities.append(
+            ChannelIdentity(channel=Channel.SMS, address="+886912770002", marketing_consent=True)
+        )
+        # The plan has one push left this month.
+        now = datetime.now(UTC)
+        for _ in range(line_shop.settings.line_monthly_quota - 1):
+            line_usage.count_push(session, now=now, timezone=line_shop.settings.default_timezone)
+
+    planned = run_planners(line_shop.store, at_midnight(line_shop), now=datetime.now(UTC))
+    assert planned["birthdays"] == 2
+    line_shop.gateway.dispatcher.wake()
+    # Whoever came first has the last push; the other is greeted by SMS, not refused by LINE.
+    channels = {
+        customer_id: [row.channel for row in outreach_rows(line_shop, customer_id)]
+        for customer_id in (mei, gone_by_sms)
+    }
+    assert channels in (
+        {mei: [Channel.LINE], gone_by_sms: [Channel.SMS]},
+        {mei: [], gone_by_sms: [Channel.LINE]},
+    )
+    if channels[mei]:
+        fake_line.wait_for_sent(MEI)
+        [sms] = fake_twilio.wait_for_sent("+886912770002")
+        assert "生日快樂" in sms["body"]
+    else:
+        fake_line.wait_for_sent(JOHN)
+    wait_until(
+        lambda: pushes_counted(line_shop) == line_shop.settings.line_monthly_quota,
+        what="the month's last push counted",
+    )
 
 
 def test_a_line_user_who_blocked_the_account_gets_nothing_and_the_tick_goes_on(
