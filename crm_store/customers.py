@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm_store.audit import record_audit
 from crm_store.models import (
+    AuditLog,
     Channel,
     ChannelIdentity,
     Conversation,
@@ -32,6 +33,9 @@ from crm_store.phones import InvalidPhoneNumber, normalize_phone
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.HANDED_OFF, TicketStatus.REOPENED)
 ERASED_NAME = "(erased)"
 ERASED_TEXT = "[erased]"
+# The audit action of staff correcting a customer's details (`crm_store.corrections`);
+# its entries hold the old and new values, which erasure drops.
+CORRECTED_ACTION = "customer.correct"
 
 
 class CustomerNotFound(LookupError):
@@ -185,7 +189,8 @@ def forget_customer(session: Session, customer_id: int, *, actor: str) -> Custom
     addresses are erased; orders' amounts and dates, ticket categories, root causes
     and satisfaction scores stay, so reports keep their numbers. Pending messages to
     the customer are cancelled and their channel addresses blanked, so a later
-    contact from the same number starts a new, unrelated customer.
+    contact from the same number starts a new, unrelated customer. The audit log's
+    corrections of the customer keep which fields changed and lose the values.
 
     Raises:
         CustomerNotFound: when there is no such customer.
@@ -250,6 +255,14 @@ def forget_customer(session: Session, customer_id: int, *, actor: str) -> Custom
         identity.opted_out = True
         identity.marketing_consent = False
         identity.unreachable_reason = "customer erased"
+    # The log outlives the erasure: corrections keep which fields changed, not the values.
+    corrections = select(AuditLog).where(
+        AuditLog.action == CORRECTED_ACTION,
+        AuditLog.entity == "customer",
+        AuditLog.entity_id == str(customer_id),
+    )
+    for entry in session.scalars(corrections):
+        entry.details = {"fields": sorted((entry.details or {}).get("changes", {}))}
     record_audit(
         session, actor=actor, action="customer.forget", entity="customer", entity_id=customer_id
     )
