@@ -27,11 +27,74 @@ UI: dict[str, dict[Language, str]] = {
     "data_requests": {Language.ZH_TW: "個資請求", Language.EN: "Data requests"},
     "data_requests_help": {
         Language.ZH_TW: "顧客查閱、更正或刪除個人資料的請求（個資法第 3 條），請於 15 天內處理。"
-        "查閱：摘要已自動傳給顧客；更正：改好資料後按「已更正」；刪除：確認後立即清除，無法復原。",
+        "查閱：摘要已自動傳給顧客；更正：按「更正資料」改好並儲存，可同時標記「已更正」；"
+        "刪除：確認後立即清除，無法復原。",
         Language.EN: "Customers asking to see, correct or delete their personal data (PDPA "
         "Art. 3); answer within 15 days. Access: the summary has gone to the customer. "
-        "Correction: press Corrected once the data is changed. Deletion: confirming erases "
-        "the customer at once and cannot be undone.",
+        "Correction: open Correct the data, save the change and mark it Corrected in the same "
+        "step. Deletion: confirming erases the customer at once and cannot be undone.",
+    },
+    "correct_data": {Language.ZH_TW: "更正資料", Language.EN: "Correct the data"},
+    "edit_details": {Language.ZH_TW: "修改個資", Language.EN: "Edit details"},
+    "customer_details": {Language.ZH_TW: "顧客個資", Language.EN: "Customer's details"},
+    "name": {Language.ZH_TW: "姓名", Language.EN: "Name"},
+    "birthday": {Language.ZH_TW: "生日", Language.EN: "Birthday"},
+    "time_zone": {Language.ZH_TW: "時區", Language.EN: "Time zone"},
+    "sms_phone": {Language.ZH_TW: "簡訊手機號碼", Language.EN: "SMS phone number"},
+    "other_contacts": {Language.ZH_TW: "其他聯絡方式", Language.EN: "Other contacts"},
+    "their_request": {Language.ZH_TW: "顧客的更正請求", Language.EN: "What the customer asked"},
+    "confirm_with_save": {
+        Language.ZH_TW: "同時標記這個請求「已更正」並通知顧客",
+        Language.EN: "Also mark the request Corrected and tell the customer",
+    },
+    "save_details": {Language.ZH_TW: "儲存", Language.EN: "Save"},
+    "details_saved": {Language.ZH_TW: "已儲存。", Language.EN: "Saved."},
+    "details_problems": {
+        Language.ZH_TW: "請修正下列欄位；資料都還沒有變更。",
+        Language.EN: "Please fix the fields below; nothing has been changed.",
+    },
+    "request_already_decided": {
+        Language.ZH_TW: "這個請求已經有同事處理過了，資料沒有變更；再按一次儲存即可只更正資料。",
+        Language.EN: "A colleague has already decided this request, so nothing was saved; "
+        "save again to correct the details alone.",
+    },
+    "problem_name_empty": {Language.ZH_TW: "請填寫姓名。", Language.EN: "Enter a name."},
+    "problem_name_too_long": {
+        Language.ZH_TW: "姓名最多 200 個字。",
+        Language.EN: "A name has at most 200 characters.",
+    },
+    "problem_language_unknown": {
+        Language.ZH_TW: "語言請選 zh-TW 或 en。",
+        Language.EN: "Choose zh-TW or en.",
+    },
+    "problem_birthday_not_a_date": {
+        Language.ZH_TW: "「{value}」不是日期（年-月-日）。",
+        Language.EN: "“{value}” is not a date (year-month-day).",
+    },
+    "problem_birthday_out_of_range": {
+        Language.ZH_TW: "生日要在 1900 年到今天之間。",
+        Language.EN: "A birthday is between 1900 and today.",
+    },
+    "problem_email_not_an_email": {
+        Language.ZH_TW: "「{value}」不是電子郵件地址。",
+        Language.EN: "“{value}” is not an e-mail address.",
+    },
+    "problem_timezone_unknown": {
+        Language.ZH_TW: "「{value}」不是時區，請寫成 Asia/Taipei 這樣。",
+        Language.EN: "“{value}” is not a time zone; write it like Asia/Taipei.",
+    },
+    "problem_phone_not_a_phone": {
+        Language.ZH_TW: "「{value}」不是有效的電話號碼。",
+        Language.EN: "“{value}” is not a valid phone number.",
+    },
+    "problem_phone_taken": {
+        Language.ZH_TW: "{value} 已經是另一位顧客（#{customer}）的號碼，無法重複登記。",
+        Language.EN: "{value} is already the number of another customer (#{customer}).",
+    },
+    "problem_phone_cannot_remove": {
+        Language.ZH_TW: "電話號碼可以更正，但不能在這裡清空；要刪除請走刪除請求。",
+        Language.EN: "A phone number can be corrected here but not removed; removing it "
+        "is a deletion request.",
     },
     "data_requests_waiting": {
         Language.ZH_TW: "{count} 件個資請求待處理",
