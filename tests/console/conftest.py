@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from crm_store.db import make_engine, make_session_factory, session_scope
@@ -25,8 +28,10 @@ from crm_store.tickets import open_ticket, request_handoff
 from crmbot.web import create_app
 from tests.channels.conftest import RunningGateway, running_gateway
 from tests.fakes import FakeTelegram, FakeTwilio
+from tests.processes import ROOT
 
 PASSWORD = "correct horse battery staple"
+SCREENSHOTS = ROOT / "var" / "screenshots"
 STAFF = {
     "agent@shop.test": ("陳小美", StaffRole.AGENT),
     "agent2@shop.test": ("林大文", StaffRole.AGENT),
@@ -132,3 +137,34 @@ def console(
         database_url, telegram=fake_telegram, twilio=fake_twilio, app_factory=create_app
     ) as running:
         yield Console(running=running, staff_ids=staff_ids)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "Chromium is missing: `sudo apt-get install chromium` (.ci/run does this)"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright; one a test module."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), headless=True)
+        yield browser
+        browser.close()
+
+
+def sign_in(page: Page, url: str, email: str) -> None:
+    """Sign `email` in on the console's login page, as staff do."""
+    page.goto(f"{url}/console/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{url}/console")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

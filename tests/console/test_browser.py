@@ -11,40 +11,23 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from crm_store.db import make_engine, make_session_factory, session_scope
 from crm_store.models import StaffRole
 from crm_store.staff import create_staff_user
 from crmbot.web import create_app
 from tests.channels.conftest import RunningGateway, running_gateway
+from tests.console.conftest import PASSWORD, screenshot, sign_in
 from tests.fakes import FakeTelegram, FakeTwilio
-from tests.processes import ROOT, Assistant
+from tests.processes import Assistant
 
 pytestmark = pytest.mark.rasa
 
-SCREENSHOTS = ROOT / "var" / "screenshots"
-PASSWORD = "correct horse battery staple"
 _chats = itertools.count(3001)
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "Chromium is missing: `sudo apt-get install chromium` (.ci/run does this)"
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -74,21 +57,6 @@ def console_with_bot(
         business_hours="mon-sun 00:00-23:59",
     ) as running:
         yield running, email
-
-
-def sign_in(page: Page, url: str, email: str) -> None:
-    page.goto(f"{url}/console/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{url}/console")
-
-
-def screenshot(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def test_an_agent_takes_a_handoff_live_answers_and_hands_back_to_the_bot(
