@@ -91,6 +91,10 @@ UI: dict[str, dict[Language, str]] = {
         Language.ZH_TW: "{value} 已經是另一位顧客（#{customer}）的號碼，無法重複登記。",
         Language.EN: "{value} is already the number of another customer (#{customer}).",
     },
+    "problem_phone_taken_meanwhile": {
+        Language.ZH_TW: "{value} 剛剛被登記給另一位顧客，請確認後再試一次。",
+        Language.EN: "{value} was just given to another customer; please check and try again.",
+    },
     "problem_phone_cannot_remove": {
         Language.ZH_TW: "電話號碼可以更正，但不能在這裡清空；要刪除請走刪除請求。",
         Language.EN: "A phone number can be corrected here but not removed; removing it "

@@ -16,9 +16,10 @@ number, and LINE link codes texted to the old number stop counting.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_store import data_requests
@@ -282,7 +283,9 @@ def correct_customer(
         else pending_correction(session, confirm_request, customer_id)
     )
     held = details_of(customer)
-    wanted = check_details(session, customer, entered, region=region, today=now.date())
+    # The latest date anywhere on Earth (UTC+14): no birthday is after it.
+    latest_today = (now + timedelta(hours=14)).date()
+    wanted = check_details(session, customer, entered, region=region, today=latest_today)
     old, new = held.as_text(), wanted.as_text()
     changes = {name: (old[name], new[name]) for name in old if old[name] != new[name]}
     customer.name = wanted.name
@@ -306,7 +309,11 @@ def correct_customer(
                 "data_request_id": confirm_request,
             },
         )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:  # another customer was given the number meanwhile
+        taken = Problem("phone", "taken_meanwhile", entered.phone.strip())
+        raise InvalidDetails([taken]) from error
     if request is not None:
         data_requests.decide(session, request.id, staff=staff, confirm=True, now=now)
     return Correction(changes=changes, confirmed=request)

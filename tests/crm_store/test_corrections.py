@@ -197,7 +197,7 @@ def test_a_birthday_in_the_future_or_before_1900_is_refused(
     session: Session, staff: StaffUser
 ) -> None:
     customer = make_customer(session)
-    for birthday in ("2026-12-02", "1899-12-31"):
+    for birthday in ("2026-12-03", "1899-12-31"):  # 12-03 is tomorrow everywhere
         with pytest.raises(InvalidDetails) as raised:
             correct_customer(
                 session,
@@ -209,6 +209,22 @@ def test_a_birthday_in_the_future_or_before_1900_is_refused(
             )
         assert [(p.field, p.code) for p in raised.value.problems] == [("birthday", "out_of_range")]
     assert customer.birthday is None
+
+
+def test_a_birthday_that_is_already_today_in_taipei_but_not_in_utc_is_taken(
+    session: Session, staff: StaffUser
+) -> None:
+    customer = make_customer(session)
+    half_past_midnight_in_taipei = utc(2026, 11, 30, 16, 30)
+    correct_customer(
+        session,
+        customer.id,
+        entered(customer, birthday="2026-12-01"),
+        staff=staff,
+        region="TW",
+        now=half_past_midnight_in_taipei,
+    )
+    assert customer.birthday == date(2026, 12, 1)
 
 
 def test_another_customers_phone_is_refused_naming_them(session: Session, staff: StaffUser) -> None:
