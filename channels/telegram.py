@@ -132,7 +132,8 @@ def parse_update(data: Any, *, default_region: str) -> TelegramEvent:
     contact = message.contact
     text = message.text or message.caption
     if contact is not None:
-        text = text or f"[contact {contact.phone_number}]"
+        # No words in it: the customer wrote none, so their language comes from their app.
+        text = text or f"📞 {contact.phone_number}"
     elif text is None:
         return None
     inbound = Inbound(
