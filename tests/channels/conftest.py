@@ -29,7 +29,7 @@ from tests.fakes import (
     twilio_sms_form,
 )
 from tests.fakes.line import FakeLine
-from tests.processes import free_port
+from tests.processes import Assistant, free_port
 
 WEBHOOK_SECRET = "telegram-webhook-secret"
 SHOP_NUMBER = "+15005550006"
@@ -200,3 +200,22 @@ def line_shop(
         database_url, line=fake_line, telegram=fake_telegram, twilio=fake_twilio
     ) as running:
         yield running
+
+
+@pytest.fixture
+def line_assistant(
+    assistant: Assistant, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
+) -> Iterator[RunningGateway]:
+    """The gateway with LINE, the real Rasa and action server on their (shared) store."""
+    from tests.channels.line_helpers import line_gateway
+    from tests.channels.test_conversations import WARM_UP
+
+    with line_gateway(
+        assistant.database_url,
+        line=fake_line,
+        telegram=fake_telegram,
+        twilio=fake_twilio,
+        rasa_url=assistant.rasa_url,
+        holding_reply_after_seconds=WARM_UP,
+    ) as gateway:
+        yield gateway

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from crm_store import line_usage
 from crm_store.models import Channel
 from tests.channels.conftest import RunningGateway, running_gateway
 from tests.channels.gateway_helpers import identity
@@ -30,6 +32,14 @@ def line_gateway(
         database_url, telegram=telegram, twilio=twilio, **line_settings(line), **overrides
     ) as gateway:
         yield gateway
+
+
+def pushes_counted(gateway: RunningGateway) -> int:
+    """The month's LINE pushes as the store counted them."""
+    timezone = gateway.settings.default_timezone
+    return gateway.query(
+        lambda s: line_usage.pushes_in_month(s, now=datetime.now(UTC), timezone=timezone)
+    )
 
 
 def post_line(

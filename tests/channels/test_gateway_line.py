@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select, update
 
 from channels.line_sender import read_quota
-from crm_store import line_usage
 from crm_store.models import (
     Channel,
     Customer,
@@ -27,7 +26,7 @@ from crm_store.models import (
 )
 from tests.channels.conftest import RunningGateway, wait_until
 from tests.channels.gateway_helpers import HOLDING_ZH, identity, messages, nothing_stored, queue
-from tests.channels.line_helpers import LineUser, post_line
+from tests.channels.line_helpers import LineUser, post_line, pushes_counted
 from tests.factories import make_customer_with_late_order
 from tests.fakes.line import FakeLine, line_signature
 
@@ -39,13 +38,6 @@ BEN = "U4af4980629bbbbbbbbbbbbbbbbbbbbbb"
 def gateway(line_shop: RunningGateway) -> RunningGateway:
     """The gateway these tests drive: with LINE set up."""
     return line_shop
-
-
-def pushes_counted(gateway: RunningGateway) -> int:
-    timezone = gateway.settings.default_timezone
-    return gateway.query(
-        lambda s: line_usage.pushes_in_month(s, now=datetime.now(UTC), timezone=timezone)
-    )
 
 
 def test_a_forged_or_unsigned_line_webhook_is_refused_and_stores_nothing(

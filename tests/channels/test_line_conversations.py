@@ -6,13 +6,12 @@ line-bot-sdk delivered to the fake, by reply token while it was fresh, else by p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from crm_store import handoffs, line_usage
+from crm_store import handoffs
 from crm_store.models import (
     Author,
     Channel,
@@ -28,37 +27,19 @@ from crm_store.outbox import enqueue
 from tests.bot.test_complaint_conversations import said
 from tests.channels.conftest import RunningGateway, wait_until
 from tests.channels.gateway_helpers import identity
-from tests.channels.line_helpers import LineUser, line_gateway
-from tests.channels.test_conversations import WARM_UP, latest_ticket, replies_of
+from tests.channels.line_helpers import LineUser, pushes_counted
+from tests.channels.test_conversations import latest_ticket, replies_of
 from tests.channels.test_real_conversations import says_any
 from tests.factories import make_customer_with_late_order, make_staff
-from tests.fakes import FakeTelegram, FakeTwilio
 from tests.fakes.line import FakeLine
-from tests.processes import Assistant
 
 pytestmark = pytest.mark.rasa
 
 
 @pytest.fixture
-def shop(
-    assistant: Assistant, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
-) -> Iterator[RunningGateway]:
-    with line_gateway(
-        assistant.database_url,
-        line=fake_line,
-        telegram=fake_telegram,
-        twilio=fake_twilio,
-        rasa_url=assistant.rasa_url,
-        holding_reply_after_seconds=WARM_UP,
-    ) as gateway:
-        yield gateway
-
-
-def pushes_counted(shop: RunningGateway) -> int:
-    timezone = shop.settings.default_timezone
-    return shop.query(
-        lambda s: line_usage.pushes_in_month(s, now=datetime.now(UTC), timezone=timezone)
-    )
+def shop(line_assistant: RunningGateway) -> RunningGateway:
+    """The gateway these tests drive: with LINE, the real Rasa and action server."""
+    return line_assistant
 
 
 def test_a_complaint_over_line_in_chinese_after_saying_who_i_am(

@@ -1,7 +1,7 @@
-"""The scheduler's outreach over LINE, end to end (#15): birthday greetings and
-satisfaction surveys planned by the scheduler's tick, sent by the running gateway's
-dispatcher through the real line-bot-sdk to the fake LINE API, and a survey answered in
-LINE reaching the survey and its ticket through the real Rasa and action server.
+"""The scheduler's outreach over LINE, end to end (#15): birthday greetings planned by
+the scheduler's tick and sent by the running gateway's dispatcher through the real
+line-bot-sdk to the fake LINE API; who gets them, and on which channel (surveys:
+`test_line_surveys.py`).
 
 Outreach is always a push (a reply token is kept for the customer's own answers), and
 every push is counted against the month's plan in the store.
@@ -9,8 +9,7 @@ every push is counted against the month's plan in the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -22,34 +21,26 @@ from crm_store.customers import zone
 from crm_store.models import (
     Channel,
     ChannelIdentity,
-    Conversation,
-    ConversationMode,
     Language,
     MessagePurpose,
     OutboxMessage,
     OutboxStatus,
     SatisfactionSurvey,
     SurveyStatus,
-    Ticket,
-    TicketStatus,
 )
 from crm_store.opt_out_notice import OPT_OUT_NOTICE
 from crm_store.policy import load_policy
 from crm_store.reach import preferred_identity
 from crm_store.settings import Settings
 from crm_store.tickets import resolve_ticket, schedule_survey
-from scheduler.outreach import birthday, survey
+from scheduler.outreach import birthday
 from scheduler.service import run_planners
-from tests.bot.test_complaint_conversations import said
 from tests.channels.conftest import RunningGateway, wait_until
 from tests.channels.gateway_helpers import identity
-from tests.channels.line_helpers import LineUser, line_gateway, post_line
-from tests.channels.test_conversations import WARM_UP, replies_of
-from tests.channels.test_real_conversations import says_any
+from tests.channels.line_helpers import LineUser, post_line, pushes_counted
 from tests.factories import make_customer_with_late_order, make_ticket
-from tests.fakes import FakeTelegram, FakeTwilio
+from tests.fakes import FakeTwilio
 from tests.fakes.line import FakeLine
-from tests.processes import Assistant
 
 MEI = "U4f1e2d3c4b5a69788796a5b4c3d2e1f0"
 JOHN = "U0f1e2d3c4b5a69788796a5b4c3d2e1f4"
@@ -90,13 +81,6 @@ def follows(
 def blocks(shop: RunningGateway, line: FakeLine, user_id: str) -> None:
     response = post_line(shop, line.follow_event(user_id, following=False))
     assert response.status_code == 200, response.text
-
-
-def pushes_counted(shop: RunningGateway) -> int:
-    timezone = shop.settings.default_timezone
-    return shop.query(
-        lambda s: line_usage.pushes_in_month(s, now=datetime.now(UTC), timezone=timezone)
-    )
 
 
 def outreach_rows(shop: RunningGateway, customer_id: int) -> list[OutboxMessage]:
@@ -308,105 +292,3 @@ def test_a_greeting_queued_before_the_user_blocked_the_account_is_cancelled_when
     assert fake_line.sent_to(MEI) == []
     wait_until(lambda: pushes_counted(line_shop) == 1, what="John's push counted")
     assert fake_line.pushes == 1
-
-
-# --- satisfaction surveys -----------------------------------------------------------------
-
-
-def test_the_survey_is_pushed_to_the_line_chat_the_complaint_was_made_in_when_due(
-    line_shop: RunningGateway, fake_line: FakeLine
-) -> None:
-    now = datetime.now(UTC)
-    customer_id = follows(line_shop, fake_line, MEI, name="林美華")
-    survey_id = resolved_complaint_in_line(
-        line_shop, MEI, resolved=now - load_policy().survey_after - timedelta(minutes=1)
-    )
-    assert (
-        run_planners(line_shop.store, line_shop.settings, now=now - timedelta(days=1))["surveys"]
-        == 0
-    )
-    assert run_planners(line_shop.store, line_shop.settings, now=now)["surveys"] == 1
-    line_shop.gateway.dispatcher.wake()
-    [asked] = fake_line.wait_for_sent(MEI)
-    reference = line_shop.query(
-        lambda s: s.get_one(Ticket, s.get_one(SatisfactionSurvey, survey_id).ticket_id).reference
-    )
-    assert asked["kind"] == "push"
-    assert asked["text"] == survey.SURVEY[Language.ZH_TW].format(ticket=reference)
-    # Not marketing: no refusal notice; it is in the complaint's conversation.
-    [row] = outreach_rows(line_shop, customer_id)
-    assert row.purpose is MessagePurpose.SURVEY and row.message_id is not None
-    wait_until(lambda: pushes_counted(line_shop) == 1, what="the push counted")
-    status = line_shop.query(lambda s: s.get_one(SatisfactionSurvey, survey_id).status)
-    assert status is SurveyStatus.SENT
-
-
-@pytest.fixture
-def assistant_on_line(
-    assistant: Assistant, fake_line: FakeLine, fake_telegram: FakeTelegram, fake_twilio: FakeTwilio
-) -> Iterator[RunningGateway]:
-    """The gateway with LINE, the real Rasa and action server on their store."""
-    with line_gateway(
-        assistant.database_url,
-        line=fake_line,
-        telegram=fake_telegram,
-        twilio=fake_twilio,
-        rasa_url=assistant.rasa_url,
-        holding_reply_after_seconds=WARM_UP,
-    ) as gateway:
-        yield gateway
-
-
-@pytest.mark.rasa
-@pytest.mark.parametrize(
-    ("user_id", "language", "answer", "score"),
-    [
-        ("U1b2c3d4e5f60718293a4b5c6d7e8f901", Language.ZH_TW, "非常滿意", 5),
-        ("U2b2c3d4e5f60718293a4b5c6d7e8f902", Language.EN, "terrible", 1),
-    ],
-    ids=["zh-TW-5", "en-1"],
-)
-def test_a_survey_answered_in_line_is_the_tickets_score(
-    assistant_on_line: RunningGateway,
-    fake_line: FakeLine,
-    user_id: str,
-    language: Language,
-    answer: str,
-    score: int,
-) -> None:
-    shop = assistant_on_line
-    now = datetime.now(UTC)
-    follows(shop, fake_line, user_id, name="Amy Wu", language=language)
-    survey_id = resolved_complaint_in_line(shop, user_id, resolved=now - load_policy().survey_after)
-    # Only the survey planner: the assistant's store is shared by other tests.
-    with shop.store() as session, session.begin():
-        assert survey.plan(session, now=now, settings=shop.settings) == 1
-    shop.gateway.dispatcher.wake()
-    assert fake_line.wait_for_sent(user_id)[0]["kind"] == "push"
-    pushed = fake_line.pushes
-
-    customer = LineUser(shop, fake_line, user_id)
-    thanks = customer.says(answer)
-    answered = shop.query(lambda s: s.get_one(SatisfactionSurvey, survey_id))
-    assert (answered.status, answered.score, answered.reply_text) == (
-        SurveyStatus.ANSWERED,
-        score,
-        answer,
-    )
-    ticket = shop.query(lambda s: s.get_one(Ticket, answered.ticket_id))
-    assert ticket.satisfaction_score == score
-    # The bot's answer used the reply token: it cost nothing.
-    assert fake_line.sent_to(user_id)[-1]["kind"] == "reply" and fake_line.pushes == pushed
-    if score >= 3:
-        assert said(replies_of(thanks), "utter_thanks_for_score", language), thanks
-        assert ticket.status is TicketStatus.RESOLVED
-    else:  # a low score reopens the ticket and hands the customer to staff
-        assert said(replies_of(thanks), "utter_sorry_for_score", language), thanks
-        assert ticket.status is TicketStatus.HANDED_OFF
-        mode = shop.query(
-            lambda s: s.scalars(
-                select(Conversation.mode).where(Conversation.id == ticket.conversation_id)
-            ).one()
-        )
-        assert mode is ConversationMode.HUMAN
-        assert says_any(thanks, "utter_handoff_now") or says_any(thanks, "utter_handoff_later")
