@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -55,6 +56,20 @@ def entered(customer: Customer, **typed: str) -> EnteredDetails:
     return replace(EnteredDetails.of(details_of(customer)), **typed)
 
 
+def correct(session: Session, customer: Customer, staff: StaffUser, **kwargs: Any) -> Any:
+    """Staff save the form for `customer` with `kwargs` typed over it (a `now`, or a
+    `confirm_request`, go to the call itself)."""
+    call = {name: kwargs.pop(name) for name in ("now", "confirm_request") if name in kwargs}
+    return correct_customer(
+        session,
+        customer.id,
+        entered(customer, **kwargs),
+        staff=staff,
+        region="TW",
+        **{"now": NOW, **call},
+    )
+
+
 def corrections_logged(session: Session) -> list[AuditLog]:
     return list(session.scalars(select(AuditLog).where(AuditLog.action == "customer.correct")))
 
@@ -65,20 +80,15 @@ def test_staff_correct_the_details_and_the_audit_log_keeps_old_and_new(
     customer = make_customer(session, name="王小明", birthday=date(1990, 3, 4))
     customer.email = "wang@example.com"
 
-    correction = correct_customer(
+    correction = correct(
         session,
-        customer.id,
-        entered(
-            customer,
-            name=" 王曉明 ",
-            language="en",
-            birthday="1990-03-05",
-            email="xiaoming@example.com",
-            timezone="Europe/London",
-        ),
-        staff=staff,
-        region="TW",
-        now=NOW,
+        customer,
+        staff,
+        name=" 王曉明 ",
+        language="en",
+        birthday="1990-03-05",
+        email="xiaoming@example.com",
+        timezone="Europe/London",
     )
     session.commit()
     session.expire_all()
@@ -116,14 +126,7 @@ def test_a_corrected_phone_is_normalised_and_replaces_the_old_number_in_place(
     )
     session.flush()
 
-    correction = correct_customer(
-        session,
-        customer.id,
-        entered(customer, phone="0912-000 002"),
-        staff=staff,
-        region="TW",
-        now=NOW,
-    )
+    correction = correct(session, customer, staff, phone="0912-000 002")
     session.commit()
     session.expire_all()
 
@@ -138,14 +141,7 @@ def test_a_first_phone_number_adds_an_sms_identity_without_marketing_consent(
 ) -> None:
     customer = make_customer(session, telegram_chat_id="502")
 
-    correct_customer(
-        session,
-        customer.id,
-        entered(customer, phone="0912000003"),
-        staff=staff,
-        region="TW",
-        now=NOW,
-    )
+    correct(session, customer, staff, phone="0912000003")
     session.commit()
 
     added = session.scalars(
@@ -162,21 +158,16 @@ def test_bad_input_names_every_problem_and_changes_nothing(
     session.commit()
 
     with pytest.raises(InvalidDetails) as raised:
-        correct_customer(
+        correct(
             session,
-            customer.id,
-            entered(
-                customer,
-                name="  ",
-                language="fr",
-                birthday="1990-02-30",
-                email="lin at example.com",
-                timezone="Taipei",
-                phone="12345",
-            ),
-            staff=staff,
-            region="TW",
-            now=NOW,
+            customer,
+            staff,
+            name="  ",
+            language="fr",
+            birthday="1990-02-30",
+            email="lin at example.com",
+            timezone="Taipei",
+            phone="12345",
         )
     session.rollback()
 
@@ -199,14 +190,7 @@ def test_a_birthday_in_the_future_or_before_1900_is_refused(
     customer = make_customer(session)
     for birthday in ("2026-12-03", "1899-12-31"):  # 12-03 is tomorrow everywhere
         with pytest.raises(InvalidDetails) as raised:
-            correct_customer(
-                session,
-                customer.id,
-                entered(customer, birthday=birthday),
-                staff=staff,
-                region="TW",
-                now=NOW,
-            )
+            correct(session, customer, staff, birthday=birthday)
         assert [(p.field, p.code) for p in raised.value.problems] == [("birthday", "out_of_range")]
     assert customer.birthday is None
 
@@ -216,14 +200,7 @@ def test_a_birthday_that_is_already_today_in_taipei_but_not_in_utc_is_taken(
 ) -> None:
     customer = make_customer(session)
     half_past_midnight_in_taipei = utc(2026, 11, 30, 16, 30)
-    correct_customer(
-        session,
-        customer.id,
-        entered(customer, birthday="2026-12-01"),
-        staff=staff,
-        region="TW",
-        now=half_past_midnight_in_taipei,
-    )
+    correct(session, customer, staff, birthday="2026-12-01", now=half_past_midnight_in_taipei)
     assert customer.birthday == date(2026, 12, 1)
 
 
@@ -232,14 +209,7 @@ def test_another_customers_phone_is_refused_naming_them(session: Session, staff:
     customer = make_customer(session, phone="+886912000006")
 
     with pytest.raises(InvalidDetails) as raised:
-        correct_customer(
-            session,
-            customer.id,
-            entered(customer, phone="0912 000 005"),
-            staff=staff,
-            region="TW",
-            now=NOW,
-        )
+        correct(session, customer, staff, phone="0912 000 005")
 
     [problem] = raised.value.problems
     assert (problem.field, problem.code, problem.value) == ("phone", "taken", "+886912000005")
@@ -250,17 +220,13 @@ def test_another_customers_phone_is_refused_naming_them(session: Session, staff:
 def test_a_held_phone_number_cannot_be_blanked(session: Session, staff: StaffUser) -> None:
     customer = make_customer(session, phone="+886912000007")
     with pytest.raises(InvalidDetails) as raised:
-        correct_customer(
-            session, customer.id, entered(customer, phone=""), staff=staff, region="TW", now=NOW
-        )
+        correct(session, customer, staff, phone="")
     assert [(p.field, p.code) for p in raised.value.problems] == [("phone", "cannot_remove")]
 
 
 def test_saving_unchanged_details_logs_nothing(session: Session, staff: StaffUser) -> None:
     customer = make_customer(session, phone="+886912000008", birthday=date(2000, 1, 1))
-    correction = correct_customer(
-        session, customer.id, entered(customer), staff=staff, region="TW", now=NOW
-    )
+    correction = correct(session, customer, staff)
     assert correction.changes == {}
     assert corrections_logged(session) == []
 
@@ -281,15 +247,7 @@ def test_correcting_from_the_request_confirms_it_and_tells_the_customer(
     customer = make_customer(session, name="Amy Chen", language=Language.EN, phone="+886912000009")
     request = correction_request(session, customer)
 
-    correction = correct_customer(
-        session,
-        customer.id,
-        entered(customer, name="Amy Chan"),
-        staff=staff,
-        region="TW",
-        now=NOW,
-        confirm_request=request.id,
-    )
+    correction = correct(session, customer, staff, name="Amy Chan", confirm_request=request.id)
     session.commit()
 
     assert correction.confirmed is request and request.status is DataRequestStatus.DONE
@@ -317,15 +275,7 @@ def test_a_request_not_this_customers_correction_is_refused_and_nothing_changes(
 
     for request_id in (deletion.id, others.id, 999):
         with pytest.raises(NotACorrectionRequest):
-            correct_customer(
-                session,
-                customer.id,
-                entered(customer, name="王曉明"),
-                staff=staff,
-                region="TW",
-                now=NOW,
-                confirm_request=request_id,
-            )
+            correct(session, customer, staff, name="王曉明", confirm_request=request_id)
         session.rollback()
     assert customer.name == "王小明"
 
@@ -339,15 +289,7 @@ def test_a_request_decided_already_is_not_confirmed_again(
     session.commit()
 
     with pytest.raises(AlreadyDecided):
-        correct_customer(
-            session,
-            customer.id,
-            entered(customer, name="王曉明"),
-            staff=staff,
-            region="TW",
-            now=NOW,
-            confirm_request=request.id,
-        )
+        correct(session, customer, staff, name="王曉明", confirm_request=request.id)
     session.rollback()
     assert customer.name == "王小明"
 
@@ -356,14 +298,7 @@ def test_erasure_drops_the_corrected_values_from_the_audit_log(
     session: Session, staff: StaffUser
 ) -> None:
     customer = make_customer(session, name="王小明", phone="+886912000013")
-    correct_customer(
-        session,
-        customer.id,
-        entered(customer, name="王曉明", phone="0912000014"),
-        staff=staff,
-        region="TW",
-        now=NOW,
-    )
+    correct(session, customer, staff, name="王曉明", phone="0912000014")
     session.commit()
 
     forget_customer(session, customer.id, actor="test")
@@ -372,4 +307,4 @@ def test_erasure_drops_the_corrected_values_from_the_audit_log(
     [logged] = corrections_logged(session)
     assert logged.details == {"fields": ["name", "phone"]}
     with pytest.raises(CustomerNotFound):
-        correct_customer(session, customer.id, entered(customer), staff=staff, region="TW", now=NOW)
+        correct(session, customer, staff)
