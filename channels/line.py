@@ -32,7 +32,6 @@ import phonenumbers
 from linebot.v3 import SignatureValidator
 from linebot.v3.webhooks import FollowEvent, MessageEvent, UnfollowEvent
 from pydantic.v1 import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.inbound import Inbound, MalformedPayload, Stored
@@ -47,7 +46,7 @@ from channels.texts import (
     say,
 )
 from crm_store import line_usage, link_codes
-from crm_store.conversations import identity_for
+from crm_store.conversations import identity_for, known_identity
 from crm_store.customers import merge_customer
 from crm_store.models import Author, Channel, ChannelIdentity, Language, MessagePurpose
 from crm_store.orders import ORDER_NUMBER_IN_TEXT, find_order
@@ -178,11 +177,7 @@ def _numbers(text: str, *, default_region: str) -> dict[str, Any]:
 
 def mark_follow(session: Session, event: LineFollow, *, settings: Settings, now: datetime) -> None:
     """Adding the account is agreeing to its messages; blocking it takes both away."""
-    identity = session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.LINE, ChannelIdentity.address == event.user_id
-        )
-    )
+    identity = known_identity(session, channel=Channel.LINE, address=event.user_id)
     if identity is None:
         if not event.following:
             return
@@ -232,19 +227,11 @@ def link_customer(session: Session, identity: ChannelIdentity, phone: str, order
     found = find_order(session, order)
     if found is None:
         return False
-    known = _known_phone(session, phone)
+    known = known_identity(session, channel=Channel.SMS, address=phone)
     if known is None or known.customer_id != found.customer_id:
         return False
     _join(session, identity, known)
     return True
-
-
-def _known_phone(session: Session, phone: str) -> ChannelIdentity | None:
-    return session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.SMS, ChannelIdentity.address == phone
-        )
-    )
 
 
 def _join(session: Session, chat: ChannelIdentity, phone: ChannelIdentity) -> None:
@@ -259,7 +246,7 @@ def _send_code(
 ) -> bool:
     """Text a code to `phone` when the shop knows it; False (the bot reads the message)
     when it does not, or it is the chat's own already."""
-    known = _known_phone(session, phone)
+    known = known_identity(session, channel=Channel.SMS, address=phone)
     if known is None or known.customer_id == stored.identity.customer_id:
         return False
     code = (

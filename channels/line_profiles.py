@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.inbound import NAME_CHARS, storable
+from crm_store.conversations import known_identity
 from crm_store.db import session_scope
 from crm_store.models import (
     Channel,
-    ChannelIdentity,
     Conversation,
     Direction,
     Language,
@@ -78,21 +78,14 @@ class LineProfiles:
         name = storable(profile.display_name).strip()[:NAME_CHARS]
         await asyncio.to_thread(self._write, user_id, name, language_of(profile.language))
 
-    def _identity(self, session: Session, user_id: str) -> ChannelIdentity | None:
-        return session.scalar(
-            select(ChannelIdentity).where(
-                ChannelIdentity.channel == Channel.LINE, ChannelIdentity.address == user_id
-            )
-        )
-
     def _unnamed(self, user_id: str) -> bool:
         with self._factory() as session:
-            identity = self._identity(session, user_id)
+            identity = known_identity(session, channel=Channel.LINE, address=user_id)
             return identity is not None and identity.display_name is None
 
     def _write(self, user_id: str, name: str, language: Language | None) -> None:
         with session_scope(self._factory) as session:
-            identity = self._identity(session, user_id)
+            identity = known_identity(session, channel=Channel.LINE, address=user_id)
             if identity is None or identity.display_name is not None:
                 return
             customer = identity.customer

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 
 from channels.inbound import Inbound, MalformedPayload
+from crm_store.conversations import known_identity
 from crm_store.customers import merge_customer
 from crm_store.models import Channel, ChannelIdentity, Language
 from crm_store.phones import InvalidPhoneNumber, normalize_phone
@@ -166,11 +166,7 @@ def link_phone(session: Session, identity: ChannelIdentity, phone: str) -> bool:
     When the shop does not know the number yet it is kept on the chat's customer as
     an SMS identity (no marketing consent: sharing a number is not agreeing to offers).
     """
-    known = session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.SMS, ChannelIdentity.address == phone
-        )
-    )
+    known = known_identity(session, channel=Channel.SMS, address=phone)
     if known is None:
         session.add(
             ChannelIdentity(customer_id=identity.customer_id, channel=Channel.SMS, address=phone)
@@ -184,11 +180,7 @@ def link_phone(session: Session, identity: ChannelIdentity, phone: str) -> bool:
 
 
 def mark_blocked(session: Session, event: ChatBlocked, *, now: datetime) -> None:
-    identity = session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.TELEGRAM, ChannelIdentity.address == event.chat_id
-        )
-    )
+    identity = known_identity(session, channel=Channel.TELEGRAM, address=event.chat_id)
     if identity is None:
         return
     identity.reachable = not event.blocked

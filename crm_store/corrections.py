@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from crm_store import data_requests
 from crm_store.audit import record_audit
+from crm_store.conversations import known_identity
 from crm_store.customers import CORRECTED_ACTION, CustomerNotFound, zone
 from crm_store.models import (
     Channel,
@@ -248,11 +249,7 @@ def _checked_phone(
     except InvalidPhoneNumber:
         problems.append(Problem("phone", "not_a_phone", text))
         return None
-    owner = session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == Channel.SMS, ChannelIdentity.address == phone
-        )
-    )
+    owner = known_identity(session, channel=Channel.SMS, address=phone)
     if owner is not None and owner is not held:
         problems.append(Problem("phone", "taken", phone, customer_id=owner.customer_id))
     return phone
