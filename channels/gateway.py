@@ -39,7 +39,7 @@ from channels.senders import Sender, TelegramSender, build_senders
 from channels.texts import TELEGRAM_PHONE_KEPT, TELEGRAM_PHONE_LINKED
 from channels.workers import ConversationWorkers, recover
 from crm_store.db import make_engine, make_session_factory, session_scope
-from crm_store.models import Channel, MessagePurpose
+from crm_store.models import Channel, Conversation, MessagePurpose
 from crm_store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,14 @@ class Gateway:
         stored = await asyncio.to_thread(self._store, event)
         if stored is None:
             return None
-        message_id, conversation_id, answered = stored
+        message_id, conversation, answered = stored
         if answered:
             self.dispatcher.wake()
         else:
-            self.workers.submit(conversation_id)
+            self.workers.submit(conversation.id, conversation)
         return message_id
 
-    def _store(self, event: InboundEvent) -> tuple[int, int, bool] | None:
+    def _store(self, event: InboundEvent) -> tuple[int, Conversation, bool] | None:
         # Two first messages from a new number at once can both try to create it; the
         # loser's second attempt finds what the winner stored.
         for attempt in (1, 2):
@@ -125,7 +125,7 @@ class Gateway:
                     raise
         return None
 
-    def _store_once(self, event: InboundEvent) -> tuple[int, int, bool] | None:
+    def _store_once(self, event: InboundEvent) -> tuple[int, Conversation, bool] | None:
         now = self.clock()
         with session_scope(self.factory) as session:
             if isinstance(event, telegram.ChatBlocked):
@@ -161,7 +161,7 @@ class Gateway:
                 answered = sms.handle_keyword(session, stored, settings=self.settings, now=now)
             if not answered:  # a refusal or a data request is answered here, on any channel
                 answered = handle_privacy_request(session, stored, now=now)
-            return stored.message.id, stored.conversation.id, answered
+            return stored.message.id, stored.conversation, answered
 
     def health(self) -> dict[str, str]:
         report = {"database": "ok", "rasa": "ok"}

@@ -114,11 +114,11 @@ _STORED_BEFORE = select(Message.id).where(
 
 
 def is_duplicate(session: Session, inbound: Inbound) -> bool:
-    found = session.scalar(
+    found = session.connection().execute(
         _STORED_BEFORE,
         {"channel": inbound.channel, "channel_message_id": inbound.channel_message_id},
     )
-    return found is not None
+    return found.first() is not None
 
 
 def store_inbound(

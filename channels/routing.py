@@ -22,11 +22,12 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from channels.dispatch import Dispatcher
@@ -47,6 +48,7 @@ from crm_store.models import (
     ChannelIdentity,
     Conversation,
     ConversationMode,
+    Customer,
     Direction,
     Language,
     Message,
@@ -83,8 +85,20 @@ _CONVERSATION = (
     .where(Conversation.id == bindparam("id"))
     .options(joinedload(Conversation.identity).joinedload(ChannelIdentity.customer))
 )
+# What deciding a turn reads, as plain rows: loading objects through the ORM costs more
+# than these queries. Each waiting message comes with what can change while it waits.
 _WAITING = (
-    select(Message)
+    select(
+        Message.id,
+        Message.text,
+        Message.payload,
+        Conversation.mode,
+        ChannelIdentity.opted_out,
+        Customer.language,
+    )
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+    .join(Customer, Customer.id == ChannelIdentity.customer_id)
     .where(
         Message.conversation_id == bindparam("id"),
         Message.direction == Direction.INBOUND,
@@ -93,7 +107,7 @@ _WAITING = (
     .order_by(Message.id)
 )
 _LAST_BOT_MESSAGE = (
-    select(Message)
+    select(Message.text, Message.author, Message.payload)
     .where(Message.conversation_id == bindparam("id"), Message.direction == Direction.OUTBOUND)
     .order_by(Message.id.desc())
     .limit(1)
@@ -111,12 +125,10 @@ def _conversation(session: Session, conversation_id: int) -> Conversation:
     return session.scalars(_CONVERSATION, {"id": conversation_id}).one()
 
 
-def _waiting(session: Session, conversation_id: int) -> list[Message]:
-    return list(session.scalars(_WAITING, {"id": conversation_id}))
-
-
-def _last_bot_message(session: Session, conversation_id: int) -> Message | None:
-    return session.scalar(_LAST_BOT_MESSAGE, {"id": conversation_id})
+def _waiting(session: Session, conversation_id: int) -> list[Row[Any]]:
+    """The conversation's unanswered messages, oldest first: their ids, texts, payloads,
+    and the conversation's mode, opt-out and language."""
+    return list(session.connection().execute(_WAITING, {"id": conversation_id}))
 
 
 def _mark_waiting_handled(session: Session, ids: list[int], *, now: datetime) -> bool:
@@ -130,12 +142,15 @@ def _mark_waiting_handled(session: Session, ids: list[int], *, now: datetime) ->
 class _Turn:
     """The messages of a conversation sent to Rasa as one turn, and what answering needs."""
 
-    conversation_id: int
+    conversation: Conversation  # with its identity and customer, detached
     message_ids: list[int]
     rasa_sender: str
-    channel: Channel
     language: Language
     previous: str | None  # the bot's last reply, to notice a repeated one
+
+    @property
+    def identity(self) -> ChannelIdentity:
+        return self.conversation.identity
 
 
 class Router:
@@ -158,49 +173,51 @@ class Router:
         # Longer than any Rasa call, so a turn is only taken over from a stopped gateway.
         self._turn_lease = timedelta(seconds=settings.rasa_timeout_seconds + 10)
 
-    def process(self, conversation_id: int) -> Routed:
+    def process(self, conversation_id: int, *, conversation: Conversation | None = None) -> Routed:
+        """Answer the conversation's waiting messages. `conversation`, as the store has
+        just left it (with its identity and customer), spares loading it again; what can
+        change meanwhile (who answers, an opt-out, the language) is read afresh."""
         with session_scope(self._factory) as session:
-            conversation = _conversation(session, conversation_id)
             waiting = _waiting(session, conversation_id)
             if not waiting:
                 return Routed.NOTHING
-            identity = conversation.identity
-            channel = identity.channel
-            if conversation.mode is ConversationMode.HUMAN:
-                self._mark_handled(session, waiting)
-                acknowledge_for_staff(
-                    session, conversation, waiting[-1], settings=self._settings, now=self._clock()
-                )
-                self._metrics.inbound.labels(channel, "to_staff").inc(len(waiting))
+            latest = waiting[-1]
+            mode, opted_out, language = latest.mode, latest.opted_out, latest.language
+            ids = [message.id for message in waiting]
+            now = self._clock()
+            if mode is ConversationMode.HUMAN:
+                staffed = _conversation(session, conversation_id)  # acknowledging changes it
+                _mark_waiting_handled(session, ids, now=now)
+                acknowledge_for_staff(session, staffed, ids[-1], settings=self._settings, now=now)
+                self._metrics.inbound.labels(staffed.identity.channel, "to_staff").inc(len(ids))
                 return Routed.TO_STAFF
-            if channel is Channel.SMS and identity.opted_out:
-                self._mark_handled(session, waiting)
-                self._metrics.inbound.labels(channel, "silenced").inc(len(waiting))
+            if conversation is None:
+                conversation = _conversation(session, conversation_id)
+            channel = conversation.identity.channel
+            if channel is Channel.SMS and opted_out:
+                _mark_waiting_handled(session, ids, now=now)
+                self._metrics.inbound.labels(channel, "silenced").inc(len(ids))
                 return Routed.SILENCED
             if not take_turn(
-                session,
-                conversation_id,
-                answerer=self._name,
-                now=self._clock(),
-                lease=self._turn_lease,
+                session, conversation_id, answerer=self._name, now=now, lease=self._turn_lease
             ):
                 return Routed.BUSY
-            last = _last_bot_message(session, conversation_id)
+            last = session.connection().execute(_LAST_BOT_MESSAGE, {"id": conversation_id}).first()
             buttons = list((last.payload or {}).get("buttons", [])) if last is not None else []
             previous = last.text if last is not None and last.author is Author.BOT else None
             text = "\n".join(as_typed(message.text, buttons) for message in waiting)
             # An answer to a pending survey ("😍", "非常滿意") may be lost on the NLU: the
             # gateway reads the score itself and hands Rasa the intent with its entity.
             score = parse_score(text) if not contract.is_payload(text) else None
-            if score is not None and pending_survey(session, identity.customer_id) is not None:
+            customer_id = conversation.identity.customer_id
+            if score is not None and pending_survey(session, customer_id) is not None:
                 text = contract.score_payload(score)
             switched = any(LANGUAGE_SWITCH in (message.payload or {}) for message in waiting)
             turn = _Turn(
-                conversation_id=conversation_id,
-                message_ids=[message.id for message in waiting],
-                rasa_sender=sender_id(identity),
-                channel=channel,
-                language=identity.customer.language,
+                conversation=conversation,
+                message_ids=ids,
+                rasa_sender=sender_id(conversation.identity),
+                language=language,
                 previous=previous,
             )
 
@@ -229,22 +246,22 @@ class Router:
     def _reply(self, turn: _Turn, replies: list[BotMessage]) -> Routed:
         """In one transaction: mark the turn's messages handled, queue Rasa's answer (or
         the apology when the answer is unusable) and give the turn back."""
-        conversation_id, ids, channel = turn.conversation_id, turn.message_ids, turn.channel
+        conversation, ids, identity = turn.conversation, turn.message_ids, turn.identity
+        channel = identity.channel
         answer = reply_text(replies, channel, turn.language)
         failure = turn_failure(replies, answer, turn.previous)
         with session_scope(self._factory) as session:
             now = self._clock()
-            end_turn(session, conversation_id, answerer=self._name)
+            end_turn(session, conversation.id, answerer=self._name)
             if not _mark_waiting_handled(session, ids, now=now):
                 return Routed.NOTHING
-            conversation = _conversation(session, conversation_id)
             author, buttons = Author.BOT, [button for reply in replies for button in reply.buttons]
             if failure is not None:
+                conversation = _conversation(session, conversation.id)  # handing over changes it
                 answer = hand_over_failed_turn(
                     session, conversation, failure, settings=self._settings, now=now
                 )
                 author, buttons = Author.SYSTEM, []
-            identity = conversation.identity
             queued = enqueue(
                 session,
                 key=f"reply:{ids[-1]}",
@@ -260,7 +277,7 @@ class Router:
         if queued.claimed and self._dispatcher is not None:
             self._dispatcher.take(identity, queued.claimed)
         if failure is not None:
-            log.warning("conversation %d handed to staff: %s", conversation_id, failure.value)
+            log.warning("conversation %d handed to staff: %s", conversation.id, failure.value)
             self._metrics.inbound.labels(channel, "failed").inc(len(ids))
             self._forget_failed_turn(turn.rasa_sender)
             return Routed.FAILED
@@ -375,8 +392,3 @@ class Router:
                     .distinct()
                 )
             )
-
-    def _mark_handled(self, session: Session, messages: Sequence[Message]) -> None:
-        now = self._clock()
-        for message in messages:
-            message.handled_at = now

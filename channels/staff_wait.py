@@ -66,13 +66,14 @@ def hand_over_failed_turn(
 def acknowledge_for_staff(
     session: Session,
     conversation: Conversation,
-    latest: Message,
+    latest_id: int,
     *,
     settings: Settings,
     now: datetime,
 ) -> None:
     """A customer who writes while waiting for staff, and has heard nothing from us for
-    a while, is told the message is with a colleague and when they answer."""
+    a while, is told the message (the latest, `latest_id`) is with a colleague and when
+    they answer."""
     heard_from_us = session.scalar(
         select(func.max(Message.created_at)).where(
             Message.conversation_id == conversation.id,
@@ -84,7 +85,7 @@ def acknowledge_for_staff(
     language = conversation.identity.customer.language
     enqueue(
         session,
-        key=f"with-staff:{latest.id}",
+        key=f"with-staff:{latest_id}",
         identity=conversation.identity,
         conversation=conversation,
         text=say(WITH_STAFF, language, when=staff_answer_when(settings, language, now)),

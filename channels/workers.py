@@ -20,9 +20,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from channels.rasa_client import RasaClient, RasaUnavailable
 from channels.routing import Routed, Router
+from crm_store.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +45,14 @@ class ConversationWorkers:
         # One thread per conversation waiting on Rasa; many customers at once.
         self._turns = ThreadPoolExecutor(max_workers=64, thread_name_prefix="rasa-turn")
 
-    def submit(self, conversation_id: int) -> None:
-        """Answer `conversation_id`'s waiting messages soon (call in the event loop)."""
+    def submit(self, conversation_id: int, conversation: Conversation | None = None) -> None:
+        """Answer `conversation_id`'s waiting messages soon (call in the event loop);
+        `conversation` as `Router.process` takes it."""
         if conversation_id in self._active:
             self._again.add(conversation_id)
             return
         task = asyncio.create_task(
-            self._work(conversation_id), name=f"conversation-{conversation_id}"
+            self._work(conversation_id, conversation), name=f"conversation-{conversation_id}"
         )
         self._active[conversation_id] = task
 
@@ -69,13 +72,13 @@ class ConversationWorkers:
         """Let the turns' threads go once their calls end (shutdown)."""
         self._turns.shutdown(wait=False, cancel_futures=True)
 
-    async def _work(self, conversation_id: int) -> None:
+    async def _work(self, conversation_id: int, conversation: Conversation | None) -> None:
         try:
             while True:
                 if self._burst_window:
                     await asyncio.sleep(self._burst_window)
                 self._again.discard(conversation_id)
-                outcome = await self._answer(conversation_id)
+                outcome = await self._answer(conversation_id, conversation)
                 if outcome is Routed.RASA_DOWN or conversation_id not in self._again:
                     return
         except Exception:
@@ -84,9 +87,9 @@ class ConversationWorkers:
             self._again.discard(conversation_id)
             del self._active[conversation_id]
 
-    async def _answer(self, conversation_id: int) -> Routed:
+    async def _answer(self, conversation_id: int, conversation: Conversation | None) -> Routed:
         answering = asyncio.get_running_loop().run_in_executor(
-            self._turns, self._router.process, conversation_id
+            self._turns, partial(self._router.process, conversation_id, conversation=conversation)
         )
         done, _ = await asyncio.wait({answering}, timeout=self._holding_after)
         if not done and await asyncio.to_thread(self._router.hold, conversation_id):

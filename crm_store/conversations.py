@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crm_store.db import inserted
+from crm_store.db import as_loaded, inserted
 from crm_store.models import (
     Channel,
     ChannelIdentity,
@@ -26,12 +26,12 @@ Model = TypeVar("Model", Customer, ChannelIdentity, Conversation, Message)
 # Built once: the hot path runs these for every message, and building a statement costs
 # more than running it.
 _IDENTITY_AT = (
-    select(ChannelIdentity)
+    select(*ChannelIdentity.__table__.c, *Customer.__table__.c)
+    .join(Customer, Customer.id == ChannelIdentity.customer_id)
     .where(
         ChannelIdentity.channel == bindparam("channel"),
         ChannelIdentity.address == bindparam("address"),
     )
-    .options(joinedload(ChannelIdentity.customer))
 )
 _OPEN_CONVERSATION = (
     select(Conversation)
@@ -73,7 +73,14 @@ def identity_for(
 
 def known_identity(session: Session, *, channel: Channel, address: str) -> ChannelIdentity | None:
     """The identity at `address` with its customer, in one query; None when never seen."""
-    return session.scalar(_IDENTITY_AT, {"channel": channel, "address": address})
+    session.flush()  # as a query through the session would: an identity added may match
+    found = session.connection().execute(_IDENTITY_AT, {"channel": channel, "address": address})
+    row = found.first()
+    if row is None:
+        return None
+    identity = as_loaded(session, ChannelIdentity, row._mapping)
+    set_committed_value(identity, "customer", as_loaded(session, Customer, row._mapping))
+    return identity
 
 
 def new_identity(
@@ -115,7 +122,10 @@ def open_conversation(
 ) -> Conversation:
     """The identity's open conversation, or a new one with the bot."""
     conversation = session.scalar(_OPEN_CONVERSATION, {"identity_id": identity.id})
-    return conversation or new_conversation(session, identity, now=now)
+    if conversation is None:
+        return new_conversation(session, identity, now=now)
+    set_committed_value(conversation, "identity", identity)
+    return conversation
 
 
 def new_conversation(session: Session, identity: ChannelIdentity, *, now: datetime) -> Conversation:

@@ -8,9 +8,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Executable, Table, create_engine, event, insert, select
+from sqlalchemy import Column, Engine, Executable, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapper,
+    Session,
+    make_transient_to_detached,
+    sessionmaker,
+)
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -78,13 +84,40 @@ def inserted(session: Session, model: type[Model], values: Mapping[str, Any]) ->
     returned as an object of the session, as if it had been loaded.
 
     For the hot path: adding a new object and flushing it costs several times this, in
-    the ORM's unit of work.
+    the ORM's unit of work, and so does loading the returned row through the ORM.
     """
-    row: Model = session.scalars(_insert_returning(model), values).one()
-    return row
+    row = session.connection().execute(_insert_returning(model), values).one()
+    return as_loaded(session, model, row._mapping)
+
+
+def as_loaded(session: Session, model: type[Model], row: Mapping[Any, Any]) -> Model:
+    """The object of the session for the row `row` of `model` (every column, keyed by
+    its `Column`), as a query would give it: the one the session holds already, or a
+    new one, whose relationships load when first read.
+
+    A query through the ORM prepares a loader for every attribute each time it runs,
+    which costs more than the query: the hot path reads rows with Core and makes them
+    objects here.
+    """
+    mapper: Mapper[Model] = inspect(model)
+    key = mapper.identity_key_from_primary_key(tuple(row[column] for column in mapper.primary_key))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    instance = model(**{attribute: row[column] for column, attribute in _attributes(model)})
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
+@cache
+def _attributes(model: type[DeclarativeBase]) -> tuple[tuple[Column[Any], str], ...]:
+    """Each column of `model` with the attribute that holds it."""
+    mapper = inspect(model)
+    return tuple((column, mapper.get_property_by_column(column).key) for column in mapper.columns)
 
 
 @cache
 def _insert_returning(model: type[DeclarativeBase]) -> Executable:
     table: Table = model.__table__  # type: ignore[assignment]
-    return select(model).from_statement(insert(table).returning(*table.c))
+    return insert(table).returning(*table.c)

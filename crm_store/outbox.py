@@ -12,18 +12,17 @@ The only way out: `enqueue` queues a text, cut here to its channel's limits;
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.bulk import bulk_insert
 from crm_store.conversations import add_message
-from crm_store.db import inserted, savepoint
 from crm_store.models import (
     Author,
     Channel,
@@ -94,57 +93,55 @@ def enqueue(
         if payload is not None:
             raise ValueError("give buttons or a payload, not both")
         payload = {"buttons": list(buttons)}
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
-        return Queued(new=False)
     if parts is None:
         assert text is not None
         parts = split_for_channel(identity.channel, text)
-    message = None
-    try:
-        # A concurrent transaction can queue the same key after the look above. The rows go
-        # in straight away: a flush of new objects costs several times the insert.
-        with savepoint(session):
-            if conversation is not None:
-                message = add_message(
-                    session,
-                    conversation,
-                    now=now,
-                    direction=Direction.OUTBOUND,
-                    author=author,
-                    staff_user_id=staff_user_id,
-                    channel=identity.channel,
-                    text="\n".join(parts),
-                    payload=payload,
-                    delivery_status=DeliveryStatus.QUEUED,
-                    status_changed_at=now,
-                )
-            claimed = claim_for is not None and not unsent_for(session, identity.id)
-            rows = [
-                inserted(session, OutboxMessage, values)
-                for values in _rows(
-                    key=key,
-                    customer_id=identity.customer_id,
-                    identity_id=identity.id,
-                    channel=identity.channel,
-                    purpose=purpose,
-                    parts=parts,
-                    payload=payload,
-                    campaign_id=campaign_id,
-                    message_id=None if message is None else message.id,
-                    claimed_by=claim_for if claimed else None,
-                    not_before=not_before or now,
-                    now=now,
-                )
-            ]
-            return Queued(
-                new=True,
-                message=message,
-                claimed=tuple(_claimed(row) for row in rows) if claimed else (),
-            )
-    except IntegrityError:
-        if message is not None:  # rolled back with the savepoint
-            session.expunge(message)
+    claimed = claim_for is not None and not unsent_for(session, identity.id)
+    rows = _rows(
+        key=key,
+        customer_id=identity.customer_id,
+        identity_id=identity.id,
+        channel=identity.channel,
+        purpose=purpose,
+        parts=parts,
+        payload=payload,
+        campaign_id=campaign_id,
+        message_id=None,
+        claimed_by=claim_for if claimed else None,
+        not_before=not_before or now,
+        now=now,
+    )
+    # The first row claims the key, or finds it taken (by a transaction that may still be
+    # running: PostgreSQL waits for it) and queues nothing: no look first, no savepoint.
+    connection = session.connection()
+    first = connection.execute(_QUEUE_ONCE[connection.dialect.name], rows[0]).scalar()
+    if first is None:
         return Queued(new=False)
+    rows[0]["id"] = first
+    for row in rows[1:]:
+        row["id"] = connection.execute(_INSERT_ROW, row).scalar_one()
+    message = None
+    if conversation is not None:
+        message = add_message(
+            session,
+            conversation,
+            now=now,
+            direction=Direction.OUTBOUND,
+            author=author,
+            staff_user_id=staff_user_id,
+            channel=identity.channel,
+            text="\n".join(parts),
+            payload=payload,
+            delivery_status=DeliveryStatus.QUEUED,
+            status_changed_at=now,
+        )
+        ids = [row["id"] for row in rows]
+        connection.execute(_LINK_MESSAGE, {"ids": ids, "transcript_id": message.id})
+    return Queued(
+        new=True,
+        message=message,
+        claimed=tuple(_claimed(row) for row in rows) if claimed else (),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,19 +231,35 @@ def _rows(
     ]
 
 
+# Built once, and run on the connection: `enqueue` is on every reply's path, and
+# building a statement, or going through the ORM, costs more than running it.
+# A message's first row, inserted only when its key was never queued.
+_QUEUE_ONCE = {
+    name: dialect_insert(OutboxMessage)
+    .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+    .returning(OutboxMessage.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_LINK_MESSAGE = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(message_id=bindparam("transcript_id"))
+)
+_UNSENT = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.identity_id == bindparam("identity_id"),
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+    )
+    .limit(1)
+)
+_INSERT_ROW = insert(OutboxMessage).returning(OutboxMessage.id)
+
+
 def unsent_for(session: Session, identity_id: int) -> bool:
     """Whether anything queued for `identity_id` is still waiting or going out."""
-    return (
-        session.scalar(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.identity_id == identity_id,
-                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    found = session.connection().execute(_UNSENT, {"identity_id": identity_id}).first()
+    return found is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,26 +318,28 @@ def claim_due(
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now)
     )
-    rows = session.scalars(
-        select(OutboxMessage)
+    rows = session.execute(
+        select(*OutboxMessage.__table__.c)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
     )
-    return [_claimed(row) for row in rows if row.status == OutboxStatus.SENDING]
+    return [_claimed(row._mapping) for row in rows if row.status == OutboxStatus.SENDING]
 
 
-def _claimed(row: OutboxMessage) -> Claimed:
+def _claimed(values: Mapping[Any, Any]) -> Claimed:
+    """What sending a row needs, from its values by column."""
     return Claimed(
-        outbox_id=row.id,
-        identity_id=row.identity_id or 0,
-        customer_id=row.customer_id,
-        purpose=row.purpose,
-        body=row.body,
-        payload=row.payload,
-        attempts=row.attempts or 0,
-        campaign_id=row.campaign_id,
-        interrupted=interrupted(row),
-        created_at=row.created_at,
+        outbox_id=values["id"],
+        identity_id=values["identity_id"] or 0,
+        customer_id=values["customer_id"],
+        purpose=values["purpose"],
+        body=values["body"],
+        payload=values["payload"],
+        attempts=values["attempts"] or 0,
+        campaign_id=values["campaign_id"],
+        # A row just queued has no error yet, nor the column among its values.
+        interrupted=(values.get("last_error") or "").startswith(INTERRUPTED),
+        created_at=values["created_at"],
     )
 
 

@@ -110,8 +110,8 @@ def test_enqueue_gives_each_purpose_its_priority(session: Session) -> None:
 def test_a_key_queued_by_a_concurrent_transaction_meanwhile_is_not_queued_again(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """Two gateways queue the same holding reply at once: the second to commit finds the
-    key taken when it inserts (after its own look found nothing), and queues nothing."""
+    """Two gateways queue the same holding reply at once: the other commits the key right
+    before this one inserts it, and this one queues nothing, not even a transcript line."""
     with session_factory() as setup, setup.begin():
         identity_id, conversation_id = (item.id for item in talk(setup))
 
@@ -125,20 +125,20 @@ def test_a_key_queued_by_a_concurrent_transaction_meanwhile_is_not_queued_again(
         before = count(session, Message)
         engine = session.get_bind()
 
-        looked: list[str] = []
+        inserting: list[str] = []
 
-        def after_the_look(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if not looked and "idempotency_key" in statement and statement.startswith("SELECT"):
-                looked.append(statement)
+        def before_the_insert(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if not inserting and statement.startswith("INSERT INTO outbox"):
+                inserting.append(statement)
                 the_other_gateway_queues_it()
 
-        event.listen(engine, "after_cursor_execute", after_the_look)
+        event.listen(engine, "before_cursor_execute", before_the_insert)
         try:
             queued = queue(session, identity, "holding:7", conversation=conversation)
         finally:
-            event.remove(engine, "after_cursor_execute", after_the_look)
-        assert looked
+            event.remove(engine, "before_cursor_execute", before_the_insert)
+        assert inserting
         assert queued == Queued(new=False)
     with session_factory() as session:
         assert count(session, OutboxMessage) == 1
-        assert count(session, Message) == before  # ours went with the rolled-back savepoint
+        assert count(session, Message) == before
