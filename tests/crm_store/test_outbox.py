@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,6 +142,39 @@ def test_a_key_queued_by_a_concurrent_transaction_meanwhile_is_not_queued_again(
             event.remove(engine, "before_cursor_execute", before_the_insert)
         assert inserting
         assert queued == Queued(new=False)
+    with session_factory() as session:
+        assert count(session, OutboxMessage) == 1
+        assert count(session, Message) == before
+
+
+def test_a_key_a_running_transaction_queued_is_waited_for_and_not_queued_again(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two gateways queue the same holding reply at the same moment: the second waits for
+    the first's transaction and, once it commits, queues nothing, without an error."""
+    with session_factory() as setup, setup.begin():
+        identity_id, conversation_id = (item.id for item in talk(setup))
+    queued_first = threading.Event()
+
+    def the_first_gateway() -> None:
+        with session_factory() as first, first.begin():
+            queue(first, first.get_one(ChannelIdentity, identity_id), "holding:7")
+            queued_first.set()
+            time.sleep(0.5)  # still running while the second one queues
+
+    first = threading.Thread(target=the_first_gateway)
+    first.start()
+    assert queued_first.wait(timeout=10)
+    with session_factory() as session, session.begin():
+        before = count(session, Message)
+        queued = queue(
+            session,
+            session.get_one(ChannelIdentity, identity_id),
+            "holding:7",
+            conversation=session.get_one(Conversation, conversation_id),
+        )
+    first.join()
+    assert queued == Queued(new=False)
     with session_factory() as session:
         assert count(session, OutboxMessage) == 1
         assert count(session, Message) == before
