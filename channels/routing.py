@@ -94,6 +94,7 @@ _WAITING = (
         Message.payload,
         Conversation.mode,
         ChannelIdentity.opted_out,
+        ChannelIdentity.customer_id,
         Customer.language,
     )
     .join(Conversation, Conversation.id == Message.conversation_id)
@@ -112,6 +113,7 @@ _LAST_BOT_MESSAGE = (
     .order_by(Message.id.desc())
     .limit(1)
 )
+_CUSTOMER_OF = select(ChannelIdentity.customer_id).where(ChannelIdentity.id == bindparam("id"))
 _MARK_HANDLED = (
     update(Message)
     .where(Message.id.in_(bindparam("ids", expanding=True)), Message.handled_at.is_(None))
@@ -127,7 +129,7 @@ def _conversation(session: Session, conversation_id: int) -> Conversation:
 
 def _waiting(session: Session, conversation_id: int) -> list[Row[Any]]:
     """The conversation's unanswered messages, oldest first: their ids, texts, payloads,
-    and the conversation's mode, opt-out and language."""
+    and the conversation's mode, opt-out, customer and language."""
     return list(session.connection().execute(_WAITING, {"id": conversation_id}))
 
 
@@ -191,7 +193,8 @@ class Router:
                 acknowledge_for_staff(session, staffed, ids[-1], settings=self._settings, now=now)
                 self._metrics.inbound.labels(staffed.identity.channel, "to_staff").inc(len(ids))
                 return Routed.TO_STAFF
-            if conversation is None:
+            if conversation is None or conversation.identity.customer_id != latest.customer_id:
+                # Not given, or its customer merged into another since (a shared phone).
                 conversation = _conversation(session, conversation_id)
             channel = conversation.identity.channel
             if channel is Channel.SMS and opted_out:
@@ -256,8 +259,12 @@ class Router:
             if not _mark_waiting_handled(session, ids, now=now):
                 return Routed.NOTHING
             author, buttons = Author.BOT, [button for reply in replies for button in reply.buttons]
+            customer_id = session.connection().execute(_CUSTOMER_OF, {"id": identity.id}).scalar()
+            if failure is not None or customer_id != identity.customer_id:
+                # Handing over changes the conversation; a merge during the turn, its customer.
+                conversation = _conversation(session, conversation.id)
+                identity = conversation.identity
             if failure is not None:
-                conversation = _conversation(session, conversation.id)  # handing over changes it
                 answer = hand_over_failed_turn(
                     session, conversation, failure, settings=self._settings, now=now
                 )
