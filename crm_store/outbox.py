@@ -106,7 +106,6 @@ def enqueue(
         parts=parts,
         payload=payload,
         campaign_id=campaign_id,
-        message_id=None,
         claimed_by=claim_for if claimed else None,
         not_before=not_before or now,
         now=now,
@@ -180,7 +179,6 @@ def enqueue_many(
                 parts=split_for_channel(draft.channel, draft.text),
                 payload=None,
                 campaign_id=campaign_id,
-                message_id=None,
                 claimed_by=None,
                 not_before=not_before or now,
                 now=now,
@@ -201,7 +199,6 @@ def _rows(
     parts: Sequence[str],
     payload: dict[str, Any] | None,
     campaign_id: int | None,
-    message_id: int | None,
     claimed_by: str | None,
     not_before: datetime,
     now: datetime,
@@ -219,7 +216,7 @@ def _rows(
             # Buttons go with the last part, under the text they answer.
             "payload": payload if number == len(parts) else None,
             "campaign_id": campaign_id,
-            "message_id": message_id,
+            "message_id": None,  # the transcript's line is linked once written
             "status": OutboxStatus.PENDING if claimed_by is None else OutboxStatus.SENDING,
             "claimed_by": claimed_by,
             "claimed_at": None if claimed_by is None else now,
