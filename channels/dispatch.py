@@ -125,7 +125,7 @@ class Dispatcher:
 
     def _release(self, outbox_ids: list[int]) -> None:
         with session_scope(self._factory) as session:
-            outbox.release(session, outbox_ids, worker=self._worker)
+            outbox_results.release(session, outbox_ids, worker=self._worker)
 
     async def drain(self) -> None:
         """Wait for every row this dispatcher has started sending to be out (shutdown, tests)."""
@@ -198,7 +198,7 @@ class Dispatcher:
             # Dispatchers stop rarely and leases are long: a look now and then will do.
             if self._stale_checked is None or now - self._stale_checked >= self._lease / 10:
                 self._stale_checked = now
-                released = outbox.release_stale(session, now=now, lease=self._lease)
+                released = outbox_results.release_stale(session, now=now, lease=self._lease)
                 if released:
                     log.warning("%d outbox rows were left by a stopped dispatcher", released)
             return outbox.claim_due(

@@ -35,9 +35,7 @@ from channels.inbound import LANGUAGE_SWITCH
 from channels.metrics import Metrics
 from channels.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from channels.staff_wait import acknowledge_for_staff, hand_over_failed_turn
-from channels.texts import (
-    HOLDING_REPLY,
-)
+from channels.texts import HOLDING_REPLY
 from channels.turns import TurnFailure, as_typed, reply_text, turn_failure
 from contract import rasa as contract
 from crm_store.conversations import end_turn, keep_turn, take_turn

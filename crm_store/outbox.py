@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -364,32 +364,6 @@ def renew_claims(session: Session, *, worker: str, now: datetime) -> int:
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker)
         .values(claimed_at=now)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
-    """Put rows back whose dispatcher died while sending; returns how many.
-
-    They are marked, so that the next dispatcher asks the provider whether the message
-    went out before sending it again.
-    """
-    return _put_back(session, OutboxMessage.claimed_at < now - lease)
-
-
-def release(session: Session, outbox_ids: Sequence[int], *, worker: str) -> int:
-    """Put back rows `worker` still holds but could not finish (an error it could not
-    record), marked as `release_stale` marks them, so they need not wait for the lease."""
-    return _put_back(session, OutboxMessage.id.in_(outbox_ids), OutboxMessage.claimed_by == worker)
-
-
-def _put_back(session: Session, *which: ColumnElement[bool]) -> int:
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, *which)
-        .values(
-            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, last_error=INTERRUPTED
-        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

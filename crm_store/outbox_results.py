@@ -1,6 +1,7 @@
 """What becomes of a claimed outbox row: vetted by the sending rules just before it goes
 (`vet_claimed`), then sent, retried, held, failed or cancelled, and the provider's later
-delivery reports; each mirrored on the transcript's line.
+delivery reports; each mirrored on the transcript's line. A row whose dispatcher died or
+gave up on it is put back in the queue (`release_stale`, `release`).
 
 What became of a claimed row is recorded only while its dispatcher still holds the
 claim: after a lease ran out, the row is another dispatcher's, whose record stands.
@@ -8,9 +9,10 @@ claim: after a lease ran out, the row is another dispatcher's, whose record stan
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
@@ -247,3 +249,29 @@ def record_delivery_status(
         row.status = OutboxStatus.FAILED
         row.last_error = f"provider reported failure {error_code or ''}".strip()
     return row
+
+
+def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
+    """Put rows back whose dispatcher died while sending; returns how many.
+
+    They are marked, so that the next dispatcher asks the provider whether the message
+    went out before sending it again.
+    """
+    return _put_back(session, OutboxMessage.claimed_at < now - lease)
+
+
+def release(session: Session, outbox_ids: Sequence[int], *, worker: str) -> int:
+    """Put back rows `worker` still holds but could not finish (an error it could not
+    record), marked as `release_stale` marks them, so they need not wait for the lease."""
+    return _put_back(session, OutboxMessage.id.in_(outbox_ids), OutboxMessage.claimed_by == worker)
+
+
+def _put_back(session: Session, *which: ColumnElement[bool]) -> int:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, *which)
+        .values(
+            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, last_error=INTERRUPTED
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

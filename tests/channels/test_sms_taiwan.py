@@ -16,7 +16,7 @@ from channels.dispatch import Dispatcher
 from channels.metrics import Metrics
 from channels.senders import Outgoing, build_senders
 from console.routes.campaigns import campaign_context
-from crm_store import outbox
+from crm_store import outbox, outbox_results
 from crm_store.models import (
     Author,
     Channel,
@@ -280,7 +280,7 @@ def test_answers_say_where_to_reach_the_shop_and_a_resent_row_goes_out_once(
         [claimed] = outbox.claim_due(session, worker="died", now=at(15), limit=5, purposes=OUTREACH)
     first = asyncio.run(_send_directly(gw, claimed))
     with gw.store() as session, session.begin():
-        outbox.release(session, [claimed.outbox_id], worker="died")
+        outbox_results.release(session, [claimed.outbox_id], worker="died")
     assert send_outreach(gw, at(15, 1)) == 1
     refund = [message for message in fake_mitake.sent if "退款" in message.smbody]
     assert [message.smbody for message in refund] == [
