@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,13 +30,25 @@ REPLY_TOKEN_FRESH = timedelta(seconds=50)
 
 
 def keep_reply_token(session: Session, *, user_id: str, token: str, now: datetime) -> None:
-    """Remember `token` as `user_id`'s newest (an older unused one is replaced)."""
-    found = session.get(LineReplyToken, user_id)
-    if found is None:
-        session.add(LineReplyToken(user_id=user_id, token=token, received_at=now))
-    else:
-        found.token, found.received_at = token, now
-    session.flush()
+    """Remember `token` as `user_id`'s newest (an older unused one is replaced), in one
+    statement: a dispatcher may take (delete) the older one at the same moment."""
+    upsert = _UPSERT_TOKEN[session.connection().dialect.name]
+    session.execute(upsert, {"user_id": user_id, "token": token, "received_at": now})
+
+
+_UPSERT_TOKEN = {
+    name: (
+        statement := dialect_insert(LineReplyToken).values(
+            user_id=bindparam("user_id"),
+            token=bindparam("token"),
+            received_at=bindparam("received_at"),
+        )
+    ).on_conflict_do_update(
+        index_elements=[LineReplyToken.user_id],
+        set_={"token": statement.excluded.token, "received_at": statement.excluded.received_at},
+    )
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def take_reply_token(session: Session, *, user_id: str, now: datetime) -> str | None:
