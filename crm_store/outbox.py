@@ -276,6 +276,47 @@ class Claimed:
     created_at: datetime | None = None
 
 
+_GOING_OUT = aliased(OutboxMessage)
+# Built once: a dispatcher claims every round, idle or not, and building these (and
+# their cache keys) cost more than running them. `purposes` holds every purpose when
+# the caller takes any.
+_DUE = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.not_before <= bindparam("now"),
+        OutboxMessage.purpose.in_(bindparam("purposes", expanding=True)),
+        # One customer's messages in order: none overtakes an earlier one still going out.
+        ~exists().where(
+            _GOING_OUT.identity_id == OutboxMessage.identity_id,
+            _GOING_OUT.status == OutboxStatus.SENDING,
+            _GOING_OUT.id < OutboxMessage.id,
+        ),
+    )
+    .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(bindparam("ids", expanding=True)),
+        OutboxMessage.status == OutboxStatus.PENDING,
+    )
+    .values(
+        status=OutboxStatus.SENDING, claimed_by=bindparam("worker"), claimed_at=bindparam("now")
+    )
+)
+_CLAIMED = (
+    select(*OutboxMessage.__table__.c)
+    .where(
+        OutboxMessage.id.in_(bindparam("ids", expanding=True)),
+        OutboxMessage.claimed_by == bindparam("worker"),
+    )
+    .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+)
+
+
 def claim_due(
     session: Session,
     *,
@@ -289,37 +330,15 @@ def claim_due(
     On PostgreSQL the rows are locked with SKIP LOCKED, so dispatchers never wait on
     each other; SQLite has one writer at a time, which gives the same guarantee.
     """
-    going_out = aliased(OutboxMessage)
-    due = select(OutboxMessage.id).where(
-        OutboxMessage.status == OutboxStatus.PENDING,
-        OutboxMessage.not_before <= now,
-        # One customer's messages in order: none overtakes an earlier one still going out.
-        ~exists().where(
-            going_out.identity_id == OutboxMessage.identity_id,
-            going_out.status == OutboxStatus.SENDING,
-            going_out.id < OutboxMessage.id,
-        ),
-    )
-    if purposes is not None:
-        due = due.where(OutboxMessage.purpose.in_(purposes))
-    due = (
-        due.order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(session.scalars(due))
+    session.flush()  # as a query through the session would: it sees the session's changes
+    connection = session.connection()
+    taking = list(MessagePurpose) if purposes is None else list(purposes)
+    found = connection.execute(_DUE, {"now": now, "purposes": taking, "limit": limit})
+    ids = list(found.scalars())
     if not ids:
         return []
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now)
-    )
-    rows = session.execute(
-        select(*OutboxMessage.__table__.c)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
-        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
-    )
+    connection.execute(_CLAIM, {"ids": ids, "worker": worker, "now": now})
+    rows = connection.execute(_CLAIMED, {"ids": ids, "worker": worker})
     return [_claimed(row._mapping) for row in rows if row.status == OutboxStatus.SENDING]
 
 
@@ -343,21 +362,6 @@ def _claimed(values: Mapping[Any, Any]) -> Claimed:
 INTERRUPTED = "interrupted while sending"
 
 
-def touch(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
-    """Renew `worker`'s claim on a row right before sending it; False when the claim
-    was lost (another dispatcher took the row over after the lease ran out)."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == outbox_id,
-            OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.claimed_by == worker,
-        )
-        .values(claimed_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def renew_claims(session: Session, *, worker: str, now: datetime) -> int:
     """Renew every claim `worker` holds (its batch is still going out); returns how many."""
     result = session.execute(
@@ -368,18 +372,17 @@ def renew_claims(session: Session, *, worker: str, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+_NEXT_DUE = select(func.min(OutboxMessage.not_before)).where(
+    OutboxMessage.status == OutboxStatus.PENDING,
+    OutboxMessage.purpose.in_(bindparam("purposes", expanding=True)),
+)
+
+
 def next_due(
     session: Session, *, purposes: frozenset[MessagePurpose] | None = None
 ) -> datetime | None:
     """When the earliest pending row is due, for a dispatcher deciding how long to sleep."""
-    query = select(func.min(OutboxMessage.not_before)).where(
-        OutboxMessage.status == OutboxStatus.PENDING
-    )
-    if purposes is not None:
-        query = query.where(OutboxMessage.purpose.in_(purposes))
-    return session.scalar(query)
-
-
-def interrupted(row: OutboxMessage) -> bool:
-    """Whether the row's last send was cut off: the provider must be asked first."""
-    return (row.last_error or "").startswith(INTERRUPTED)
+    session.flush()
+    taking = list(MessagePurpose) if purposes is None else list(purposes)
+    found: datetime | None = session.connection().execute(_NEXT_DUE, {"purposes": taking}).scalar()
+    return found

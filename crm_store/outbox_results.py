@@ -1,7 +1,8 @@
 """What becomes of a claimed outbox row: vetted by the sending rules just before it goes
 (`vet_claimed`), then sent, retried, held, failed or cancelled, and the provider's later
 delivery reports; each mirrored on the transcript's line. A row whose dispatcher died or
-gave up on it is put back in the queue (`release_stale`, `release`).
+gave up on it is put back in the queue (`release_stale`, `release`); a claim is renewed
+right before its row goes (`touch`).
 
 What became of a claimed row is recorded only while its dispatcher still holds the
 claim: after a lease ran out, the row is another dispatcher's, whose record stands.
@@ -25,8 +26,28 @@ from crm_store.models import (
     OutboxStatus,
 )
 from crm_store.opt_out_notice import with_opt_out_notice
-from crm_store.outbox import INTERRUPTED, Claimed, interrupted, touch
+from crm_store.outbox import INTERRUPTED, Claimed
 from crm_store.sending_rules import SendingPolicy, Verdict, verdict
+
+
+def touch(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
+    """Renew `worker`'s claim on a row right before sending it; False when the claim
+    was lost (another dispatcher took the row over after the lease ran out)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(claimed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def interrupted(row: OutboxMessage) -> bool:
+    """Whether the row's last send was cut off: the provider must be asked first."""
+    return (row.last_error or "").startswith(INTERRUPTED)
 
 
 def _transcript_entry(session: Session, row: OutboxMessage) -> Message | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from channels import rasa_client
 from channels.rasa_client import (
     BotMessage,
     RasaClient,
@@ -18,6 +19,12 @@ from channels.rasa_client import (
 from crm_store.models import Language
 from tests.fakes.loopback import LoopbackServer, Reply, json_reply
 from tests.processes import free_port
+
+
+def test_the_converter_is_loaded_with_the_client_not_in_the_first_turns() -> None:
+    rasa_client._to_traditional.cache_clear()
+    RasaClient("http://127.0.0.1:9").close()
+    assert rasa_client._to_traditional.cache_info().currsize == 1
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.models import DeliveryStatus, Message, OutboxStatus
-from crm_store.outbox import claim_due, touch
+from crm_store.outbox import claim_due
 from crm_store.outbox_results import (
     ClaimLost,
     hold,
@@ -18,6 +18,7 @@ from crm_store.outbox_results import (
     mark_retry,
     mark_sent,
     release_stale,
+    touch,
 )
 from tests.crm_store.outbox_helpers import MINUTE, NOW, new_identity, queue, reloaded, row, talk
 
