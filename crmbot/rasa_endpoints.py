@@ -16,7 +16,9 @@ own so that Rasa's tables never meet ours:
 
 With `REDIS_URL`, Rasa's lock store is Redis: a replica handles a conversation's
 message only when no other replica is handling an earlier one, so any replica can
-serve any conversation, in order. Without it Rasa keeps its locks in memory, which is
+serve any conversation, in order. It is Rasa's Redis lock store with each change made
+in one Redis transaction (`bot.lock_store`): Rasa's own reads and writes back, and two
+replicas at once could lose a ticket. Without it Rasa keeps its locks in memory, which is
 right for the single Rasa server of the embedded default.
 """
 
@@ -96,11 +98,12 @@ def _sql_tracker_store(url: URL) -> dict[str, Any]:
 
 
 def lock_store(redis_url: str, *, key_prefix: str) -> dict[str, Any]:
-    """Rasa's RedisLockStore on the server and database of `redis_url`, its keys under
-    `key_prefix` (Rasa takes letters and digits only, and ignores any other prefix)."""
+    """Rasa's Redis lock store, its changes made atomic (`bot.lock_store`), on the server
+    and database of `redis_url`, its keys under `key_prefix` (Rasa takes letters and
+    digits only, and ignores any other prefix)."""
     url = urlsplit(redis_url)
     config: dict[str, Any] = {
-        "type": "redis",
+        "type": "bot.lock_store.AtomicRedisLockStore",
         "url": url.hostname or "localhost",
         "port": url.port or 6379,
         "db": int(url.path.strip("/") or 0),

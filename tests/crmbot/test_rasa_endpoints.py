@@ -66,7 +66,7 @@ def test_redis_url_makes_rasa_lock_conversations_in_redis() -> None:
     )
 
     assert config["lock_store"] == {
-        "type": "redis",
+        "type": "bot.lock_store.AtomicRedisLockStore",
         "url": "cache.internal",
         "port": 6380,
         "db": 3,

@@ -132,10 +132,7 @@ def assert_messages_at_both_replicas_at_once_are_answered_one_turn_at_a_time(
         with RasaClient(rasa_url, timeout=PATIENCE) as client:
             began = time.monotonic()
             try:
-                # As the gateway sends (the language told only on a switch): each fresh
-                # client telling Rasa the language again would double the turns racing
-                # for the conversation's lock, whose Redis record two replicas update
-                # without a transaction (a lost ticket is a 500, "Could not acquire lock").
+                # As the gateway sends: the language told only on a switch.
                 if client.send(sender, text, detect=False):
                     answered.append(text)
             except Exception as error:  # reported below, with the text it failed on
