@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Engine, Executable, Table, create_engine, event, insert, inspect
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    Engine,
+    Executable,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -121,3 +132,22 @@ def _attributes(model: type[DeclarativeBase]) -> tuple[tuple[Column[Any], str], 
 def _insert_returning(model: type[DeclarativeBase]) -> Executable:
     table: Table = model.__table__  # type: ignore[assignment]
     return insert(table).returning(*table.c)
+
+
+class OnConflict:
+    """An INSERT … ON CONFLICT, which each database writes its own way: built once for
+    each database the store runs on, by `build` from that database's `insert`."""
+
+    def __init__(self, build: Callable[[Callable[..., Any]], Executable]) -> None:
+        self._statements = {
+            name: build(dialect_insert)
+            for name, dialect_insert in (
+                ("postgresql", postgresql.insert),
+                ("sqlite", sqlite.insert),
+            )
+        }
+
+    def execute(self, session: Session, values: Mapping[str, Any]) -> CursorResult[Any]:
+        """Run it on the session's connection, in its transaction."""
+        connection = session.connection()
+        return connection.execute(self._statements[connection.dialect.name], values)

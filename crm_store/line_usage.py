@@ -11,17 +11,17 @@ shows, and `quota_refusal` why a campaign may not start.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm_store.db import savepoint
+from crm_store.db import OnConflict, savepoint
 from crm_store.models import Channel, LinePushCount, LineReplyToken
 from crm_store.settings import Settings
 
@@ -32,23 +32,20 @@ REPLY_TOKEN_FRESH = timedelta(seconds=50)
 def keep_reply_token(session: Session, *, user_id: str, token: str, now: datetime) -> None:
     """Remember `token` as `user_id`'s newest (an older unused one is replaced), in one
     statement: a dispatcher may take (delete) the older one at the same moment."""
-    upsert = _UPSERT_TOKEN[session.connection().dialect.name]
-    session.execute(upsert, {"user_id": user_id, "token": token, "received_at": now})
+    _UPSERT_TOKEN.execute(session, {"user_id": user_id, "token": token, "received_at": now})
 
 
-_UPSERT_TOKEN = {
-    name: (
-        statement := dialect_insert(LineReplyToken).values(
-            user_id=bindparam("user_id"),
-            token=bindparam("token"),
-            received_at=bindparam("received_at"),
-        )
-    ).on_conflict_do_update(
+def _upsert_token(dialect_insert: Callable[..., Any]) -> Executable:
+    statement = dialect_insert(LineReplyToken).values(
+        user_id=bindparam("user_id"), token=bindparam("token"), received_at=bindparam("received_at")
+    )
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=[LineReplyToken.user_id],
         set_={"token": statement.excluded.token, "received_at": statement.excluded.received_at},
     )
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+
+
+_UPSERT_TOKEN = OnConflict(_upsert_token)
 
 
 def take_reply_token(session: Session, *, user_id: str, now: datetime) -> str | None:

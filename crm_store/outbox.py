@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.bulk import bulk_insert
 from crm_store.conversations import add_message
+from crm_store.db import OnConflict
 from crm_store.models import (
     Author,
     Channel,
@@ -112,10 +112,10 @@ def enqueue(
     )
     # The first row claims the key, or finds it taken (by a transaction that may still be
     # running: PostgreSQL waits for it) and queues nothing: no look first, no savepoint.
-    connection = session.connection()
-    first = connection.execute(_QUEUE_ONCE[connection.dialect.name], rows[0]).scalar()
+    first = _QUEUE_ONCE.execute(session, rows[0]).scalar()
     if first is None:
         return Queued(new=False)
+    connection = session.connection()
     rows[0]["id"] = first
     for row in rows[1:]:
         row["id"] = connection.execute(_INSERT_ROW, row).scalar_one()
@@ -231,12 +231,13 @@ def _rows(
 # Built once, and run on the connection: `enqueue` is on every reply's path, and
 # building a statement, or going through the ORM, costs more than running it.
 # A message's first row, inserted only when its key was never queued.
-_QUEUE_ONCE = {
-    name: dialect_insert(OutboxMessage)
-    .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
-    .returning(OutboxMessage.id)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+_QUEUE_ONCE = OnConflict(
+    lambda dialect_insert: (
+        dialect_insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+        .returning(OutboxMessage.id)
+    )
+)
 _LINK_MESSAGE = (
     update(OutboxMessage)
     .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
