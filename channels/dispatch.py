@@ -90,10 +90,11 @@ class Dispatcher:
         if loop is None:  # stopped meanwhile: the rows go out after their lease
             log.warning("dispatcher stopped; %d rows wait for their lease", len(rows))
             return
-        loop.call_soon_threadsafe(self._send_taken, identity, list(rows))
+        loop.call_soon_threadsafe(self.send_taken, identity, rows)
 
-    def _send_taken(self, identity: ChannelIdentity, rows: list[outbox.Claimed]) -> None:
-        self._start(self._send_in_order(rows, identity=identity, checked=True), rows)
+    def send_taken(self, identity: ChannelIdentity, rows: Sequence[outbox.Claimed]) -> None:
+        """`take`, called in the event loop's thread (no wake-up from another thread)."""
+        self._start(self._send_in_order(list(rows), identity=identity, checked=True), list(rows))
 
     def _start(self, sending: Coroutine[Any, Any, None], rows: list[outbox.Claimed]) -> None:
         """Send one customer's rows in a task of their own, beside everything else."""
@@ -283,10 +284,8 @@ class Dispatcher:
     async def _send_one(
         self, identity: ChannelIdentity, row: outbox.Claimed, *, checked: bool = False
     ) -> bool:
-        """Send one row; False when the rest of this customer's rows must wait.
-
-        A row `checked` was claimed and vetted a moment ago, in the transaction that
-        queued it."""
+        """Send one row; False when the rest of this customer's rows must wait. A row
+        `checked` was claimed and vetted a moment ago, in the transaction that queued it."""
         channel = identity.channel
         decision, body = (
             (Verdict.go(), row.body)

@@ -94,6 +94,7 @@ class Gateway:
         self.workers = ConversationWorkers(
             self.router,
             on_outbox=self.dispatcher.wake,
+            send_taken=self.dispatcher.send_taken,
             burst_window=settings.burst_window_seconds,
             holding_after=settings.holding_reply_after_seconds,
         )

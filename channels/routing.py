@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from channels.staff_wait import acknowledge_for_staff, hand_over_failed_turn
 from channels.texts import HOLDING_REPLY
 from channels.turns import TurnFailure, as_typed, reply_text, turn_failure
 from contract import rasa as contract
-from crm_store.conversations import end_turn, keep_turn, take_turn
+from crm_store.conversations import end_turn, keep_turn, take_turn, waiting_for_bot
 from crm_store.db import session_scope
 from crm_store.models import (
     Author,
@@ -52,12 +52,16 @@ from crm_store.models import (
     Message,
     MessagePurpose,
 )
-from crm_store.outbox import enqueue
+from crm_store.outbox import Claimed, enqueue
 from crm_store.sending_rules import consent_refusal
 from crm_store.settings import Settings
 from crm_store.surveys import parse_score, pending_survey
 
 log = logging.getLogger(__name__)
+
+
+# Who sends a reply queued already claimed: the identity and its rows (`Dispatcher.take`).
+HandOver = Callable[[ChannelIdentity, Sequence[Claimed]], None]
 
 
 class Routed(enum.Enum):
@@ -173,10 +177,17 @@ class Router:
         # Longer than any Rasa call, so a turn is only taken over from a stopped gateway.
         self._turn_lease = timedelta(seconds=settings.rasa_timeout_seconds + 10)
 
-    def process(self, conversation_id: int, *, conversation: Conversation | None = None) -> Routed:
+    def process(
+        self,
+        conversation_id: int,
+        *,
+        conversation: Conversation | None = None,
+        hand_over: HandOver | None = None,
+    ) -> Routed:
         """Answer the conversation's waiting messages. `conversation`, as the store has
         just left it (with its identity and customer), spares loading it again; what can
-        change meanwhile (who answers, an opt-out, the language) is read afresh."""
+        change meanwhile (who answers, an opt-out, the language) is read afresh. A reply
+        queued claimed goes to `hand_over`, by default the dispatcher's `take`."""
         with session_scope(self._factory) as session:
             waiting = _waiting(session, conversation_id)
             if not waiting:
@@ -238,13 +249,13 @@ class Router:
                 return Routed.RASA_DOWN
             self._metrics.rasa_seconds.observe(time.perf_counter() - started)
             ended = True
-            return self._reply(turn, replies)
+            return self._reply(turn, replies, hand_over)
         finally:
             if not ended:
                 with session_scope(self._factory) as session:
                     end_turn(session, conversation_id, answerer=self._name)
 
-    def _reply(self, turn: _Turn, replies: list[BotMessage]) -> Routed:
+    def _reply(self, turn: _Turn, replies: list[BotMessage], hand_over: HandOver | None) -> Routed:
         """In one transaction: mark the turn's messages handled, queue Rasa's answer (or
         the apology when the answer is unusable) and give the turn back."""
         conversation, ids, identity = turn.conversation, turn.message_ids, turn.identity
@@ -280,7 +291,7 @@ class Router:
                 claim_for=self._claim_for(identity),
             )
         if queued.claimed and self._dispatcher is not None:
-            self._dispatcher.take(identity, queued.claimed)
+            (hand_over or self._dispatcher.take)(identity, queued.claimed)
         if failure is not None:
             log.warning("conversation %d handed to staff: %s", conversation.id, failure.value)
             self._metrics.inbound.labels(channel, "failed").inc(len(ids))
@@ -345,18 +356,7 @@ class Router:
         deadline = now - timedelta(seconds=self._settings.bot_answer_deadline_seconds)
         handed = 0
         with session_scope(self._factory) as session:
-            overdue = session.scalars(
-                select(Message.conversation_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(
-                    Message.direction == Direction.INBOUND,
-                    Message.handled_at.is_(None),
-                    Message.created_at < deadline,
-                    Conversation.mode == ConversationMode.BOT,
-                )
-                .distinct()
-            ).all()
-            for conversation_id in overdue:
+            for conversation_id in waiting_for_bot(session, received_before=deadline):
                 conversation = _conversation(session, conversation_id)
                 ids = [message.id for message in _waiting(session, conversation_id)]
                 if not ids or not _mark_waiting_handled(session, ids, now=now):
@@ -385,15 +385,4 @@ class Router:
     def conversations_waiting(self) -> list[int]:
         """Conversations with the bot that have messages nobody answered yet."""
         with self._factory() as session:
-            return list(
-                session.scalars(
-                    select(Message.conversation_id)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(
-                        Message.direction == Direction.INBOUND,
-                        Message.handled_at.is_(None),
-                        Conversation.mode == ConversationMode.BOT,
-                    )
-                    .distinct()
-                )
-            )
+            return waiting_for_bot(session)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from channels.rasa_client import RasaClient, RasaUnavailable
-from channels.routing import Routed, Router
-from crm_store.models import Conversation
+from channels.routing import HandOver, Routed, Router
+from crm_store.models import ChannelIdentity, Conversation
+from crm_store.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,13 @@ class ConversationWorkers:
         router: Router,
         *,
         on_outbox: Callable[[], None],
+        send_taken: HandOver,
         burst_window: float,
         holding_after: float,
     ) -> None:
-        self._router, self._on_outbox = router, on_outbox
+        """`send_taken` sends a reply queued already claimed, in the event loop's thread
+        (`Dispatcher.send_taken`)."""
+        self._router, self._on_outbox, self._send_taken = router, on_outbox, send_taken
         self._burst_window, self._holding_after = burst_window, holding_after
         self._active: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -88,13 +92,24 @@ class ConversationWorkers:
             del self._active[conversation_id]
 
     async def _answer(self, conversation_id: int, conversation: Conversation | None) -> Routed:
-        answering = asyncio.get_running_loop().run_in_executor(
-            self._turns, partial(self._router.process, conversation_id, conversation=conversation)
+        # The reply is handed to the dispatcher here, when the turn's end reaches the loop,
+        # rather than from the turn's thread: one wake-up of the loop per turn, not two.
+        taken: list[tuple[ChannelIdentity, Sequence[Claimed]]] = []
+        turn = partial(
+            self._router.process,
+            conversation_id,
+            conversation=conversation,
+            hand_over=lambda identity, rows: taken.append((identity, rows)),
         )
+        answering = asyncio.get_running_loop().run_in_executor(self._turns, turn)
         done, _ = await asyncio.wait({answering}, timeout=self._holding_after)
         if not done and await asyncio.to_thread(self._router.hold, conversation_id):
             self._on_outbox()
-        outcome = await answering
+        try:
+            outcome = await answering
+        finally:  # queued claimed, a reply goes out even when the turn failed after that
+            for identity, rows in taken:
+                self._send_taken(identity, rows)
         if outcome in (Routed.ANSWERED, Routed.FAILED, Routed.RASA_DOWN):
             self._on_outbox()
         return outcome

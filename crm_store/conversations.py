@@ -16,6 +16,7 @@ from crm_store.models import (
     Conversation,
     ConversationMode,
     Customer,
+    Direction,
     Language,
     Message,
 )
@@ -236,3 +237,20 @@ def end_turn(session: Session, conversation_id: int, *, answerer: str) -> None:
     session.connection().execute(
         _END_TURN, {"conversation_id": conversation_id, "answerer": answerer}
     )
+
+
+def waiting_for_bot(session: Session, *, received_before: datetime | None = None) -> list[int]:
+    """Conversations the bot has, with messages nobody answered yet (one of them received
+    before `received_before`, when given)."""
+    query = (
+        select(Message.conversation_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.direction == Direction.INBOUND,
+            Message.handled_at.is_(None),
+            Conversation.mode == ConversationMode.BOT,
+        )
+    )
+    if received_before is not None:
+        query = query.where(Message.created_at < received_before)
+    return list(session.scalars(query.distinct()))

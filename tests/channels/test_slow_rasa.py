@@ -45,7 +45,13 @@ def test_messages_are_stored_while_rasa_takes_its_time(
     router = Router(
         session_factory, cast(RasaClient, rasa), settings=SETTINGS, metrics=Metrics(), clock=now
     )
-    workers = ConversationWorkers(router, on_outbox=lambda: None, burst_window=0, holding_after=60)
+    workers = ConversationWorkers(
+        router,
+        on_outbox=lambda: None,
+        send_taken=lambda identity, rows: None,
+        burst_window=0,
+        holding_after=60,
+    )
     shopper = Customer(session_factory, Channel.TELEGRAM, open_ticket=False)
     conversation_id = shopper.writes("請問幾點開門")
 
