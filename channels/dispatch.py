@@ -94,7 +94,8 @@ class Dispatcher:
 
     def send_taken(self, identity: ChannelIdentity, rows: Sequence[outbox.Claimed]) -> None:
         """`take`, called in the event loop's thread (no wake-up from another thread)."""
-        self._start(self._send_in_order(list(rows), identity=identity, checked=True), list(rows))
+        taken = list(rows)
+        self._start(self._send_in_order(taken, identity=identity, checked=True), taken)
 
     def _start(self, sending: Coroutine[Any, Any, None], rows: list[outbox.Claimed]) -> None:
         """Send one customer's rows in a task of their own, beside everything else."""

@@ -278,9 +278,9 @@ class Claimed:
 
 
 _GOING_OUT = aliased(OutboxMessage)
+_URGENT_FIRST = (OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
 # Built once: a dispatcher claims every round, idle or not, and building these (and
-# their cache keys) cost more than running them. `purposes` holds every purpose when
-# the caller takes any.
+# their cache keys) cost more than running them.
 _DUE = (
     select(OutboxMessage.id)
     .where(
@@ -294,7 +294,7 @@ _DUE = (
             _GOING_OUT.id < OutboxMessage.id,
         ),
     )
-    .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+    .order_by(*_URGENT_FIRST)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
@@ -314,8 +314,13 @@ _CLAIMED = (
         OutboxMessage.id.in_(bindparam("ids", expanding=True)),
         OutboxMessage.claimed_by == bindparam("worker"),
     )
-    .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+    .order_by(*_URGENT_FIRST)
 )
+
+
+def _purposes(purposes: frozenset[MessagePurpose] | None) -> list[MessagePurpose]:
+    """The purposes a built statement filters by: every one when the caller takes any."""
+    return list(MessagePurpose if purposes is None else purposes)
 
 
 def claim_due(
@@ -333,7 +338,7 @@ def claim_due(
     """
     session.flush()  # as a query through the session would: it sees the session's changes
     connection = session.connection()
-    taking = list(MessagePurpose) if purposes is None else list(purposes)
+    taking = _purposes(purposes)
     found = connection.execute(_DUE, {"now": now, "purposes": taking, "limit": limit})
     ids = list(found.scalars())
     if not ids:
@@ -384,6 +389,6 @@ def next_due(
 ) -> datetime | None:
     """When the earliest pending row is due, for a dispatcher deciding how long to sleep."""
     session.flush()
-    taking = list(MessagePurpose) if purposes is None else list(purposes)
+    taking = _purposes(purposes)
     found: datetime | None = session.connection().execute(_NEXT_DUE, {"purposes": taking}).scalar()
     return found
