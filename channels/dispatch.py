@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from channels.metrics import Metrics
 from channels.senders import Outgoing, PermanentFailure, Sender, TemporaryFailure
+from channels.sent_records import SentRecorder
 from crm_store import outbox, outbox_results
 from crm_store.db import session_scope
 from crm_store.models import Channel, ChannelIdentity, MessagePurpose
@@ -62,8 +63,8 @@ class Dispatcher:
         self._factory, self._senders, self._worker = factory, senders, worker
         self._metrics, self._max_attempts, self._clock = metrics, max_attempts, clock
         self._poll_interval, self._lease, self._batch_size = poll_interval, lease, batch_size
-        self._policy = policy or SendingPolicy()
-        self._purposes = purposes
+        self._policy, self._purposes = policy or SendingPolicy(), purposes
+        self._sent = SentRecorder(factory, worker=worker, clock=clock)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stale_checked: datetime | None = None
@@ -133,6 +134,7 @@ class Dispatcher:
         """Wait for every row this dispatcher has started sending to be out (shutdown, tests)."""
         while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        self._sent.close()
 
     def wake(self) -> None:
         """Look for due rows now (call from the event loop's thread)."""
@@ -154,6 +156,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
             self._loop = None
+            self._sent.close()
 
     async def dispatch_once(self) -> int:
         """Send what is due now and wait until it is out; returns how many rows were
@@ -351,9 +354,7 @@ class Dispatcher:
                 identity.unreachable_reason = failure.reason
             log.warning("send to %s failed for good: %s", channel, failure.reason)
             return True
-        await asyncio.to_thread(
-            self._record, outbox_results.mark_sent, row.outbox_id, provider_id=provider_id
-        )
+        await self._sent.record(row.outbox_id, provider_id)
         self._metrics.outbound.labels(channel, "sent").inc()
         return True
 
@@ -389,10 +390,9 @@ class Dispatcher:
             )
 
     def _fail(self, outbox_id: int, identity_id: int, failure: PermanentFailure) -> None:
-        now = self._clock()
         with session_scope(self._factory) as session:
             outbox_results.mark_failed(
-                session, outbox_id, worker=self._worker, error=failure.reason, now=now
+                session, outbox_id, worker=self._worker, error=failure.reason, now=self._clock()
             )
             if failure.unreachable:
                 identity = session.get_one(ChannelIdentity, identity_id)

@@ -369,11 +369,17 @@ INTERRUPTED = "interrupted while sending"
 
 
 def renew_claims(session: Session, *, worker: str, now: datetime) -> int:
-    """Renew every claim `worker` holds (its batch is still going out); returns how many."""
-    result = session.execute(
-        update(OutboxMessage)
+    """Renew every claim `worker` holds (its batch is still going out); returns how many.
+
+    A row locked meanwhile is being recorded as sent, or taken back: it needs no renewal,
+    and waiting for it deadlocked with a transaction recording several sends."""
+    held = (
+        select(OutboxMessage.id)
         .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker)
-        .values(claimed_at=now)
+        .with_for_update(skip_locked=True)
+    )
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(held)).values(claimed_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

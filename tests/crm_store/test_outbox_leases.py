@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from crm_store.db import make_engine, make_session_factory
 from crm_store.models import DeliveryStatus, Message, OutboxStatus
-from crm_store.outbox import claim_due
+from crm_store.outbox import claim_due, renew_claims
 from crm_store.outbox_results import (
     ClaimLost,
     hold,
@@ -152,3 +153,30 @@ def test_a_row_interrupted_mid_send_is_checked_with_the_provider_until_it_is_sen
     mark_sent(session, third.outbox_id, worker="w", provider_id="SM1", now=later)
     reloaded(session)
     assert row(session, "m").last_error is None
+
+
+@pytest.mark.postgres
+def test_a_renewal_passes_over_a_row_whose_send_is_being_recorded(postgres_url: str) -> None:
+    """The renewal waited for the row and the recording for the renewal's: a deadlock,
+    and PostgreSQL rolled back a transaction of sends, which then went out again."""
+    engine = make_engine(postgres_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory.begin() as session:
+            identity = new_identity(session)
+            for key in ("recording", "waiting"):
+                queue(session, identity, key)
+            claim_due(session, worker="w", now=NOW, limit=2)
+        with factory() as recording, factory() as renewing:
+            being_recorded = row(recording, "recording").id
+            mark_sent(recording, being_recorded, worker="w", provider_id="SM1", now=NOW)
+            renewing.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert renew_claims(renewing, worker="w", now=NOW + MINUTE) == 1
+            renewing.commit()
+            recording.commit()
+        with factory() as session:
+            assert row(session, "recording").status is OutboxStatus.SENT
+            waiting = row(session, "waiting")
+            assert (waiting.status, waiting.claimed_at) == (OutboxStatus.SENDING, NOW + MINUTE)
+    finally:
+        engine.dispose()
