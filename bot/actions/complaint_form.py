@@ -27,7 +27,7 @@ from bot.actions.handoff import (
     said_this_turn,
 )
 from bot.actions.order_choice import order_label, orders_meant, own_order, recent
-from bot.actions.phrases import no_order_meant, outcome_in
+from bot.actions.phrases import confirms, no_order_meant, outcome_in
 from contract.rasa import intent_payload
 from crm_store.models import ComplaintCategory, DesiredOutcome, RecoveryStep
 from crm_store.orders import ORDER_NUMBER
@@ -256,6 +256,14 @@ class ValidateComplaintForm(FormValidationAction):
         if outcome in set(DesiredOutcome):
             return {"desired_outcome": outcome}
         return {"desired_outcome": None}
+
+    async def extract_outcome_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # Read here, not by the NLU alone: "that's it" is a no to "anything else?".
+        if tracker.get_slot("requested_slot") == "outcome_confirmed" and confirms(_text(tracker)):
+            return {"outcome_confirmed": True}
+        return {}
 
     def validate_outcome_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -45,6 +45,21 @@ def more_to_tell(text: str) -> bool:
     return bool(_MORE_TO_TELL.search(text.strip()))
 
 
+# "Is that right?" answered yes in words the NLU reads as a no, having learnt them as
+# the end of a story ("anything else?" "that's it", "就這樣").
+_CONFIRMS = _words(
+    r"^\W*((yes|yeah|yep|yup|ya|yea|ye|right|exactly)\W+)*(that'?s|thats|that is) "
+    r"(it|right|correct|the one|exactly it|what i want(ed)?)\W*(thanks?|thx|ty)?\W*$",
+    r"^\W*((yes|yeah|yep|yup|ya|yea)\W+)?(exactly|correct|spot on|you got it|perfect)\W*$",
+    r"^\W*(對|對啊|對的|對對|沒錯|就是這樣|就這樣|正確|是這樣沒錯|對 就這樣)\W*$",
+)
+
+
+def confirms(text: str) -> bool:
+    """Whether the answer to "is that right?" is a yes."""
+    return bool(_CONFIRMS.search(text.strip()))
+
+
 # The outcome a customer asks for in their own words (step 4), checked in this order.
 _OUTCOME_WORDS: tuple[tuple[DesiredOutcome, re.Pattern[str]], ...] = (
     (

@@ -11,6 +11,7 @@ from bot.actions.phrases import (
     about_staff,
     asks_status,
     category_in,
+    confirms,
     describes_problem,
     is_about_marketing,
     more_to_tell,
@@ -41,6 +42,24 @@ def test_a_bare_yes_means_there_is_more(text: str) -> None:
 )
 def test_more_of_the_story_is_neither(text: str) -> None:
     assert not story_is_told(text) and not more_to_tell(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["that's it", "Yeah thats it!", "yep, that's right", "ya that's the one", "exactly",
+     "yes exactly", "that's correct thx", "spot on", "就這樣", "對 就這樣", "沒錯！", "就是這樣～"],
+)  # fmt: skip
+def test_ways_of_saying_yes_to_is_that_right(text: str) -> None:
+    assert confirms(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no that's it", "that's not it", "not exactly", "nope", "no, I said a refund",
+     "that's it?? you got it wrong", "不是這樣", "不對 我要退款", "就這樣嗎"],
+)  # fmt: skip
+def test_a_no_or_a_correction_is_no_yes(text: str) -> None:
+    assert not confirms(text)
 
 
 @pytest.mark.parametrize(
