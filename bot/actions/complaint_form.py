@@ -82,10 +82,6 @@ class ActionAskOrderNumber(Action):
             repeating = said_last(tracker, domain, "utter_propose_order") and bool(
                 proposed and proposed in last_bot_text(tracker)
             )
-            if said_last(tracker, domain, "utter_which_order"):
-                return not_understood_twice(
-                    dispatcher, tracker, note="no answer to one question twice"
-                )
             if (proposed == DECLINED or repeating) and len(orders) > 1:
                 if said_last(tracker, domain, "utter_choose_order"):
                     dispatcher.utter_message(response="utter_which_order")

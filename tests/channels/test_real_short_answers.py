@@ -1,8 +1,9 @@
-""" "Is that right?" answered the way customers answer it, end to end through the gateway.
+"""Short answers read the way customers mean them, end to end through the gateway.
 
 "that's it" and "就這樣" end a story at "anything else?", so the NLU learnt them as a
 no; at the complaint's confirmation they are a yes, and were taken for a no ("Sorry, I
-got that wrong") before the form read them in place.
+got that wrong") before the form read them in place. "nvm" drops what the customer
+asked; it was answered "I can't help with that".
 """
 
 from __future__ import annotations
@@ -82,3 +83,32 @@ def test_en_telegram_a_no_with_a_correction_at_the_confirmation_is_still_a_no(
     assert_never_confused(answers)
     [ticket] = tickets_of(shop, me.customer_id)
     assert ticket.desired_outcome is DesiredOutcome.REFUND
+
+
+def test_en_sms_nvm_after_a_question_is_let_go(shop: RunningGateway) -> None:
+    phone = "+886912820004"
+    with shop.store() as session:
+        make_shopper(session, language=Language.EN, phone=phone)
+    customer = SmsCustomer(shop, phone)
+    answers = [customer.says("whens my order coming")]
+    answers.append(customer.says("oh nvm i see it"))
+    assert says_any(answers[-1], "utter_no_problem"), answers[-1]
+    answers.append(customer.says("what time u open on sat"))
+    assert says_any(answers[-1], "utter_store_info"), answers[-1]
+    answers.append(customer.says("k nvm"))
+    assert says_any(answers[-1], "utter_no_problem") or says_any(
+        answers[-1], "utter_here_when_needed"
+    ), answers[-1]
+    assert not any(says_any(answer, "utter_out_of_scope") for answer in answers), answers
+    assert_never_confused(answers)
+
+
+def test_zh_telegram_suanle_after_a_question_is_let_go(shop: RunningGateway) -> None:
+    with shop.store() as session:
+        make_shopper(session, language=Language.ZH_TW, chat_id="82005")
+    customer = TelegramCustomer(shop, 82005)
+    answers = [customer.says("請問可以用什麼付款")]
+    assert says_any(answers[-1], "utter_payment_methods"), answers[-1]
+    answers.append(customer.says("喔 算了 沒事"))
+    assert says_any(answers[-1], "utter_no_problem"), answers[-1]
+    assert_never_confused(answers)
